@@ -1,0 +1,69 @@
+package org.janus.kvm.api;
+
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/** A vCPU file descriptor from KVM_CREATE_VCPU, with its mmapped kvm_run. Use it from one thread at a time. */
+@ProviderType
+public interface KvmVcpu extends AutoCloseable {
+
+    int id();
+
+    /**
+     * KVM_RUN, decoded into an exit. KVM_EXIT_MEMORY_FAULT arrives as KVM_RUN returning -1 with EFAULT (or
+     * EHWPOISON) and is returned as {@link VcpuExit.MemoryFault}; -1/EINTR is returned as
+     * {@link VcpuExit.Interrupted}.
+     *
+     * @throws KvmException EFAULT or EHWPOISON that is not a memory-fault exit; EINVAL for an unanswered
+     *         hypercall with an invalid return value; ENOEXEC, EPERM, ...
+     */
+    VcpuExit run();
+
+    /** Sets kvm_run.immediate_exit: while set, KVM_RUN returns -1/EINTR at once. */
+    void setImmediateExit(boolean immediateExit);
+
+    /**
+     * Writes kvm_run.hypercall.ret for the last {@link VcpuExit.Hypercall}: 0 on success, or a positive errno
+     * (EINVAL to fail it, EAGAIN to have the guest retry) that KVM passes on to the guest.
+     */
+    void completeHypercall(long ret);
+
+    /** Supplies the data of the last IN ({@link VcpuExit.Io}): {@code size * count} bytes. */
+    void completeIo(byte[] data);
+
+    /** Supplies the data of the last MMIO read ({@link VcpuExit.Mmio}). */
+    void completeMmio(byte[] data);
+
+    /** KVM_GET_REGS (x86). */
+    Regs getRegs();
+
+    /** KVM_SET_REGS (x86). */
+    void setRegs(Regs regs);
+
+    /** KVM_GET_SREGS (x86). */
+    Sregs getSregs();
+
+    /** KVM_SET_SREGS (x86). */
+    void setSregs(Sregs sregs);
+
+    /**
+     * KVM_SET_CPUID2 (x86).
+     *
+     * @throws KvmException E2BIG for too many entries; EINVAL for an inconsistent set
+     */
+    void setCpuid2(List<CpuidEntry> entries);
+
+    /** KVM_ENABLE_CAP on the vCPU. */
+    void enableCap(EnableCap cap);
+
+    /**
+     * KVM_PRE_FAULT_MEMORY: map [gpa, gpa+size) into the guest's page tables ahead of time.
+     *
+     * @return the size still to be processed (0 when done; call again otherwise)
+     * @throws KvmException ENOENT for a range without a memslot; EIO; EINTR; EINVAL for misalignment or flags
+     */
+    long preFaultMemory(long gpa, long size);
+
+    /** Closes the vCPU fd and unmaps kvm_run. Idempotent. */
+    @Override void close();
+}

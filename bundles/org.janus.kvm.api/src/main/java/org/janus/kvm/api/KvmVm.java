@@ -1,0 +1,90 @@
+package org.janus.kvm.api;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/** A VM file descriptor from KVM_CREATE_VM. Closing it releases the VM once its vCPUs and guest_memfds are closed. */
+@ProviderType
+public interface KvmVm extends AutoCloseable {
+
+    /** The type it was created with ({@link VmType}). */
+    long type();
+
+    /**
+     * KVM_CHECK_EXTENSION on the VM: what this VM (type) supports. Always ask here for guest_memfd flags and
+     * memory attributes. {@link KvmCap#GUEST_MEMFD_MEMORY_ATTRIBUTES} is answered by probing (see its doc).
+     */
+    int checkExtension(KvmCap cap);
+
+    /** KVM_CHECK_EXTENSION on the VM with a raw capability number. */
+    int checkExtension(int cap);
+
+    /**
+     * KVM_CREATE_GUEST_MEMFD.
+     *
+     * @param size bytes, a positive multiple of the page size; fixed for the file's life
+     * @param flags {@link GuestMemfdFlags} bits the VM reports in KVM_CAP_GUEST_MEMFD_FLAGS
+     * @throws KvmException EINVAL for a size of 0 or not page aligned, an unknown or unsupported flag (e.g.
+     *         INIT_SHARED on a VM with private memory outside the in-place mode); ENOMEM
+     */
+    GuestMemfd createGuestMemfd(long size, long flags);
+
+    /**
+     * KVM_SET_USER_MEMORY_REGION2: create, change or (size 0) delete a memslot.
+     * <p>The caller keeps the shared mapping at {@code userspaceAddr} alive while the slot exists.
+     *
+     * @throws KvmException EBADF when the guest_memfd is closed; EINVAL when the file is not a guest_memfd of
+     *         this VM, its offset is not page aligned, the range exceeds the file or is bound to another slot, the
+     *         flags are invalid (GUEST_MEMFD with LOG_DIRTY_PAGES), or (arm64) the guest_memfd lacks MMAP; EEXIST
+     *         when the GPA range overlaps another slot; EPERM (pKVM) when changing slots after the first run
+     */
+    void setUserMemoryRegion2(UserMemoryRegion2 region);
+
+    /**
+     * KVM_SET_MEMORY_ATTRIBUTES: VM-wide attributes by GPA (legacy mode). No memory is freed on either side.
+     *
+     * @throws KvmException EINVAL for flags, unsupported attributes (PRIVATE on a VM without private memory),
+     *         size 0, overflow or misalignment; ENOMEM; ENOTTY in the in-place mode, where attributes live in
+     *         each guest_memfd
+     */
+    void setMemoryAttributes(MemoryAttributes attributes);
+
+    /**
+     * KVM_ENABLE_CAP on the VM, e.g. KVM_CAP_EXIT_HYPERCALL with args[0] = 1 &lt;&lt; KVM_HC_MAP_GPA_RANGE.
+     *
+     * @throws KvmException EINVAL for a capability that cannot be enabled or bad arguments
+     */
+    void enableCap(EnableCap cap);
+
+    /**
+     * KVM_MEMORY_ENCRYPT_OP with a kvm_sev_cmd.
+     *
+     * @return the firmware status written to kvm_sev_cmd.error (0 on success)
+     * @throws KvmException with {@link KvmException#firmwareError()}; ENOTTY on a VM without SEV; EINVAL for a
+     *         command the VM type or state does not allow; EAGAIN for SNP_LAUNCH_UPDATE to retry; EBADF for a
+     *         missing /dev/sev
+     */
+    long memoryEncryptOp(SevCommand command);
+
+    /**
+     * KVM_MEMORY_ENCRYPT_OP with a NULL argument: returns normally if the VM has memory encryption enabled.
+     *
+     * @throws KvmException ENOTTY when it does not
+     */
+    void memoryEncryptOpProbe();
+
+    /** KVM_GET_DEVICE_ATTR on the VM. */
+    long getDeviceAttr(DeviceAttr attr);
+
+    /** KVM_HAS_DEVICE_ATTR on the VM. */
+    boolean hasDeviceAttr(DeviceAttr attr);
+
+    /**
+     * KVM_CREATE_VCPU.
+     *
+     * @throws KvmException EEXIST for an id already in use; EINVAL for an id out of range
+     */
+    KvmVcpu createVcpu(int id);
+
+    /** Closes the VM fd. Idempotent. */
+    @Override void close();
+}

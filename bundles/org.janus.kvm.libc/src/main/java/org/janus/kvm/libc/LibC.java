@@ -1,0 +1,71 @@
+package org.janus.kvm.libc;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
+
+/** glibc functions, declared with errno reporting through {@link Native#getLastError()}. */
+public interface LibC extends Library {
+    LibC INSTANCE = Native.load("c", LibC.class);
+
+    int O_RDWR = 2;
+    int O_CLOEXEC = 0x80000;
+    int PROT_NONE = 0;
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int MAP_SHARED = 1;
+    int MAP_PRIVATE = 2;
+    int MAP_ANONYMOUS = 0x20;
+    int MAP_NORESERVE = 0x4000;
+    int MFD_CLOEXEC = 1;
+    int F_SETPIPE_SZ = 1031;
+    int SPLICE_F_NONBLOCK = 2;
+    int _SC_PAGESIZE = 30;
+
+    int open(String path, int flags);
+
+    int close(int fd);
+
+    int ioctl(int fd, NativeLong request, Pointer arg);
+
+    int ioctl(int fd, NativeLong request, long arg);
+
+    Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+
+    int munmap(Pointer addr, long length);
+
+    int mprotect(Pointer addr, long length, int prot);
+
+    int mincore(Pointer addr, long length, byte[] vec);
+
+    int memfd_create(String name, int flags);
+
+    int fallocate(int fd, int mode, long offset, long length);
+
+    int ftruncate(int fd, long length);
+
+    int fstat(int fd, Pointer statbuf);
+
+    long pread(int fd, byte[] buf, long count, long offset);
+
+    long pwrite(int fd, byte[] buf, long count, long offset);
+
+    long process_vm_readv(int pid, Pointer localIov, NativeLong liovcnt, Pointer remoteIov, NativeLong riovcnt,
+                          NativeLong flags);
+
+    long process_vm_writev(int pid, Pointer localIov, NativeLong liovcnt, Pointer remoteIov, NativeLong riovcnt,
+                           NativeLong flags);
+
+    long vmsplice(int fd, Pointer iov, NativeLong nrSegs, int flags);
+
+    int pipe2(int[] fds, int flags);
+
+    int fcntl(int fd, int cmd, int arg);
+
+    int getpid();
+
+    long sysconf(int name);
+
+    String strerror(int errnum);
+}
