@@ -35,8 +35,17 @@ public interface MemoryFile extends AutoCloseable {
      */
     HostMapping mmap(long offset, long length, boolean shared);
 
-    /** fstat(2). */
+    /** fstat(2). Note that guest_memfd keeps no block count: its st_blocks stays 0 however much is allocated. */
     FileStat fstat();
+
+    /**
+     * Bytes of the file backed by memory now, measured: st_blocks for a memfd; for a guest_memfd, which has no
+     * block count, what the provider can measure (the real kernel: mincore of a mapping where the guest_memfd has
+     * {@link GuestMemfdFlags#MMAP}; the software KVM: its backing memfd).
+     *
+     * @return the bytes, or -1 where the kernel offers no way to measure them (a real guest_memfd without MMAP)
+     */
+    long allocatedBytes();
 
     /**
      * ftruncate(2).
@@ -48,14 +57,14 @@ public interface MemoryFile extends AutoCloseable {
     /**
      * pread(2) of up to {@code length} bytes.
      *
-     * @throws KvmException for a guest_memfd, always (EINVAL: no read support)
+     * @throws KvmException for a guest_memfd, always (ESPIPE: it is not opened for positional reads)
      */
     byte[] pread(long offset, int length);
 
     /**
      * pwrite(2).
      *
-     * @throws KvmException for a guest_memfd, always (EINVAL: no write support)
+     * @throws KvmException for a guest_memfd, always (ESPIPE: it is not opened for positional writes)
      */
     int pwrite(long offset, byte[] data);
 

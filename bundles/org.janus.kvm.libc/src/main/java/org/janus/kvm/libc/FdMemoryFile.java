@@ -43,6 +43,9 @@ public abstract class FdMemoryFile implements MemoryFile {
 
     @Override public FileStat fstat() { return Stat.fstat(fd); }
 
+    /** st_blocks, which is right for memfd; a guest_memfd must measure otherwise. */
+    @Override public long allocatedBytes() { return fstat().allocatedBytes(); }
+
     @Override public void ftruncate(long length) { Sys.check("ftruncate", Sys.C.ftruncate(fd, length)); }
 
     @Override public byte[] pread(long offset, int length) {

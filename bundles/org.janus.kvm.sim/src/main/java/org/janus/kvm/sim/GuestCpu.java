@@ -1,0 +1,67 @@
+package org.janus.kvm.sim;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * What guest code can do on a software vCPU. Every call that needs userspace (an MMIO access, port I/O, an
+ * enabled hypercall, a halt, a memory fault) blocks the guest until the VMM has handled the exit that
+ * {@link org.janus.kvm.api.KvmVcpu#run()} returned and runs the vCPU again.
+ *
+ * <p>The access kind of {@link #read}/{@link #write} follows the VM type: on a default VM every access is
+ * shared; on a software-protected VM KVM derives the kind from the memory attribute; on SEV-SNP and TDX the guest
+ * chooses it (C-bit, shared GPA bit) and plain accesses are private. The explicit kinds exist only where the
+ * hardware has such a bit (SNP, TDX); elsewhere they throw {@link IllegalStateException}, failing the guest.
+ */
+@ProviderType
+public interface GuestCpu {
+
+    int vcpuId();
+
+    byte[] read(long gpa, int length);
+
+    void write(long gpa, byte[] data);
+
+    byte[] readPrivate(long gpa, int length);
+
+    void writePrivate(long gpa, byte[] data);
+
+    byte[] readShared(long gpa, int length);
+
+    void writeShared(long gpa, byte[] data);
+
+    /** An 8-byte little-endian {@link #read}. */
+    default long readLong(long gpa) {
+        byte[] b = read(gpa, 8);
+        long v = 0;
+        for (int i = 7; i >= 0; i--) v = (v << 8) | (b[i] & 0xff);
+        return v;
+    }
+
+    /** An 8-byte little-endian {@link #write}. */
+    default void writeLong(long gpa, long value) {
+        byte[] b = new byte[8];
+        for (int i = 0; i < 8; i++) b[i] = (byte) (value >>> (8 * i));
+        write(gpa, b);
+    }
+
+    /**
+     * A KVM hypercall (vmcall/vmmcall): returns what the guest finds in rax, e.g. {@code -KVM_ENOSYS} for a
+     * hypercall KVM does not handle or userspace has not enabled.
+     */
+    long hypercall(long nr, long... args);
+
+    /** KVM_HC_MAP_GPA_RANGE: ask the host to make [gpa, gpa + npages * 4 KiB) private (ENCRYPTED) or shared. */
+    long mapGpaRange(long gpa, long npages, long attrs);
+
+    /** An OUT of {@code size} (1, 2 or 4) bytes: a KVM_EXIT_IO. */
+    void out(int port, int size, long value);
+
+    /** An IN of {@code size} bytes: a KVM_EXIT_IO whose data the VMM supplies with completeIo. */
+    long in(int port, int size);
+
+    /** HLT: a KVM_EXIT_HLT. */
+    void hlt();
+
+    /** A KVM_EXIT_SYSTEM_EVENT of {@code type} with up to 16 data words (e.g. SEV termination). */
+    void systemEvent(int type, long... data);
+}

@@ -1,0 +1,89 @@
+package org.janus.kvm.sim;
+
+import java.util.List;
+import java.util.Map;
+import org.janus.kvm.api.CpuidEntry;
+import org.janus.kvm.api.DeviceAttr;
+import org.janus.kvm.api.HostMemfd;
+import org.janus.kvm.api.Kvm;
+import org.janus.kvm.api.KvmCap;
+import org.janus.kvm.api.KvmVm;
+import org.janus.kvm.api.SevDevice;
+import org.janus.kvm.sim.internal.SimHost;
+
+/**
+ * The software KVM: /dev/kvm of a modelled kernel ({@link SimProfile}) on modelled hardware ({@link SimHardware}).
+ * Each instance is an independent host. VMs it creates return {@link SimVcpu}s from
+ * {@link KvmVm#createVcpu(int)}.
+ */
+public final class SimKvm implements Kvm {
+    private final SimHost host;
+
+    private SimKvm(SimProfile profile, SimHardware hardware) {
+        this.host = new SimHost(profile, hardware);
+    }
+
+    /** A software KVM modelling {@code profile} on {@code hardware}. */
+    public static SimKvm create(SimProfile profile, SimHardware hardware) {
+        if (profile == null || hardware == null) throw new NullPointerException("profile and hardware are required");
+        return new SimKvm(profile, hardware);
+    }
+
+    public SimProfile profile() { return host.rules().profile(); }
+
+    public SimHardware hardware() { return host.rules().hardware(); }
+
+    /**
+     * Makes the (afterCalls+1)-th call of {@code operation} from now on fail with {@code errno} and change nothing.
+     * Operations are named as in {@link org.janus.kvm.api.KvmException#operation()}: {@code
+     * KVM_SET_MEMORY_ATTRIBUTES2}, {@code KVM_SET_MEMORY_ATTRIBUTES}, {@code fallocate} (guest_memfd and memfd),
+     * {@code KVM_SET_USER_MEMORY_REGION2}, {@code KVM_CREATE_GUEST_MEMFD}, {@code KVM_CREATE_VM},
+     * {@code KVM_CREATE_VCPU}, {@code KVM_ENABLE_CAP}, {@code KVM_RUN}. Only calls that pass the operation's
+     * argument checks are counted (an invalid call fails with its own errno). An injected EAGAIN of
+     * KVM_SET_MEMORY_ATTRIBUTES2 reports the range's start as error_offset. Each injected fault fires once.
+     */
+    public void injectFault(String operation, int errno, int afterCalls) { host.injectFault(operation, errno, afterCalls); }
+
+    /**
+     * The model's view of one GPA of a VM this host created: whether KVM treats it as private now (the VM-wide
+     * attribute in legacy mode, the bound guest_memfd's attribute in place). There is no such ioctl; tests compare
+     * a VMM's own tracking against it.
+     */
+    public boolean isPrivate(KvmVm vm, long gpa) {
+        if (!(vm instanceof org.janus.kvm.sim.internal.SimVmView v)) throw new IllegalArgumentException(vm + " is not a VM of the software KVM");
+        return v.isPrivate(gpa);
+    }
+
+    /** Removes every injected fault that has not fired yet. */
+    public void clearFaults() { host.clearFaults(); }
+
+    @Override public String provider() { return "sim"; }
+
+    @Override public String description() { return host.description(); }
+
+    @Override public int getApiVersion() { return API_VERSION; }
+
+    @Override public int checkExtension(KvmCap cap) { return host.checkExtension(cap); }
+
+    @Override public int checkExtension(int cap) { return host.checkExtension(cap); }
+
+    @Override public KvmVm createVm(long type) { return host.createVm(type); }
+
+    @Override public int getVcpuMmapSize() { return host.getVcpuMmapSize(); }
+
+    @Override public List<CpuidEntry> getSupportedCpuid(int maxEntries) { return host.getSupportedCpuid(maxEntries); }
+
+    @Override public long getDeviceAttr(DeviceAttr attr) { return host.getDeviceAttr(attr); }
+
+    @Override public boolean hasDeviceAttr(DeviceAttr attr) { return host.hasDeviceAttr(attr); }
+
+    @Override public HostMemfd memfdCreate(String name, long size) { return host.memfdCreate(name, size); }
+
+    @Override public SevDevice openSevDevice() { return host.openSevDevice(); }
+
+    @Override public int pageSize() { return org.janus.kvm.libc.Sys.PAGE_SIZE; }
+
+    @Override public Map<String, String> hostDiagnostics() { return host.hostDiagnostics(); }
+
+    @Override public String toString() { return description(); }
+}

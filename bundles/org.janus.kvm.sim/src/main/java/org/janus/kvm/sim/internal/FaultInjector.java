@@ -1,0 +1,60 @@
+package org.janus.kvm.sim.internal;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.janus.kvm.api.Errno;
+import org.janus.kvm.api.KvmException;
+
+/**
+ * Injected failures: the (afterCalls+1)-th call of an operation that has passed its argument checks fails with
+ * the given errno and changes nothing. Each fault fires once.
+ */
+final class FaultInjector {
+    private static final class Fault {
+        final String operation;
+        final int errno;
+        int remaining;
+
+        Fault(String operation, int errno, int remaining) {
+            this.operation = operation;
+            this.errno = errno;
+            this.remaining = remaining;
+        }
+    }
+
+    private final List<Fault> faults = new ArrayList<>();
+
+    synchronized void inject(String operation, int errno, int afterCalls) {
+        if (operation == null || operation.isEmpty()) throw new IllegalArgumentException("operation is empty");
+        if (errno <= 0) throw new IllegalArgumentException("errno must be positive, got " + errno);
+        if (afterCalls < 0) throw new IllegalArgumentException("afterCalls must be >= 0, got " + afterCalls);
+        faults.add(new Fault(operation, errno, afterCalls));
+    }
+
+    synchronized void clear() { faults.clear(); }
+
+    /** Counts a call of {@code operation}; returns the errno to fail it with, or 0. */
+    synchronized int next(String operation) {
+        int fire = 0;
+        for (Iterator<Fault> it = faults.iterator(); it.hasNext(); ) {
+            Fault f = it.next();
+            if (!f.operation.equals(operation)) continue;
+            if (f.remaining == 0) {
+                if (fire == 0) {
+                    fire = f.errno;
+                    it.remove();
+                }
+            } else {
+                f.remaining--;
+            }
+        }
+        return fire;
+    }
+
+    /** Counts a call and throws the injected failure if one is due. */
+    void check(String operation) {
+        int errno = next(operation);
+        if (errno != 0) throw new KvmException(operation, errno, "injected fault (" + Errno.name(errno) + ")");
+    }
+}

@@ -1,0 +1,195 @@
+package org.janus.kvm.sim.internal;
+
+import org.janus.kvm.api.GuestMemfdFlags;
+import org.janus.kvm.api.MemoryAttribute;
+import org.janus.kvm.api.VmType;
+import org.janus.kvm.sim.SimHardware;
+import org.janus.kvm.sim.SimProfile;
+
+/**
+ * What a kernel profile on a given hardware answers: VM types, capabilities per scope, guest_memfd flags, which
+ * attribute interface is live. Facts from kvm-uapi.md; section numbers in comments refer to it.
+ */
+public final class KernelRules {
+    /** KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES in v8 of the in-place series (§1.3); the sim models v8. */
+    public static final int CAP_GMEM_MEMORY_ATTRIBUTES_V8 = 250;
+    /** KVM_EXIT_HYPERCALL_VALID_MASK: only KVM_HC_MAP_GPA_RANGE can exit to userspace (§1.6). */
+    public static final long EXIT_HYPERCALL_VALID_MASK = 1L << 12;
+    /** KVM_MAX_CPUID_ENTRIES. */
+    static final int MAX_CPUID_ENTRIES = 256;
+    /** The VMSA features this AMD host accepts in KVM_SEV_INIT2 (SVM_SEV_FEAT_DEBUG_SWAP). */
+    static final long SEV_VMSA_FEATURES = 1L << 5;
+    /** SVM_SEV_FEAT_SNP_ACTIVE, stripped from INIT2's vmsa_features for non-SNP VMs. */
+    static final long SEV_FEAT_SNP_ACTIVE = 1L << 0;
+    /** KVM_X86_XCOMP_GUEST_SUPP of a plausible host (x87, SSE, AVX, MPX-less, AVX-512). */
+    static final long XCOMP_GUEST_SUPP = 0x2e7;
+    /** arm64 IPA size limit the sim reports (KVM_CAP_ARM_VM_IPA_SIZE) and the default IPA size. */
+    static final int ARM_MAX_IPA_BITS = 48;
+    static final int ARM_DEFAULT_IPA_BITS = 40;
+    /** x86 guest physical address width (kvm_mmu_max_gfn with 52-bit MAXPHYADDR). */
+    static final int X86_PHYS_BITS = 52;
+    static final long KVM_MEM_MAX_NR_PAGES = (1L << 31) - 1;
+    /** TASK_SIZE of x86_64 with 4-level paging; userspace_addr + size beyond it fails access_ok(). */
+    static final long TASK_SIZE = 0x7ffffffff000L;
+
+    private final SimProfile profile;
+    private final SimHardware hardware;
+
+    public KernelRules(SimProfile profile, SimHardware hardware) {
+        this.profile = profile;
+        this.hardware = hardware;
+    }
+
+    public SimProfile profile() { return profile; }
+
+    public SimHardware hardware() { return hardware; }
+
+    public boolean isX86() { return hardware.isX86(); }
+
+    /** The in-place mode is active: attributes live in each guest_memfd (§4.3). */
+    public boolean inPlace() { return profile == SimProfile.INPLACE; }
+
+    /** A kernel carrying the in-place series (mode on or off): it knows KVM_SET_MEMORY_ATTRIBUTES2 and its cap. */
+    public boolean seriesKernel() { return profile == SimProfile.INPLACE || profile == SimProfile.INPLACE_OFF; }
+
+    /** 6.18+: GUEST_MEMFD_FLAG_MMAP / INIT_SHARED and KVM_CAP_GUEST_MEMFD_FLAGS exist (§3.4). */
+    public boolean gmemFlagsExist() { return profile != SimProfile.K6_12; }
+
+    /** KVM_CAP_VM_TYPES bitmask (x86 only; §1.2). */
+    public long vmTypesMask() {
+        return switch (hardware) {
+            case X86 -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED);
+            case AMD_SNP -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED) | bit(VmType.X86_SEV)
+                    | bit(VmType.X86_SEV_ES) | bit(VmType.X86_SNP);
+            case INTEL_TDX -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED) | bit(VmType.X86_TDX);
+            case ARM64, ARM64_PKVM -> 0;
+        };
+    }
+
+    private static long bit(long type) { return 1L << type; }
+
+    /** Whether KVM_CREATE_VM accepts this machine type. */
+    public boolean supportsVmType(long type) {
+        if (isX86()) return type >= 0 && type < 64 && (vmTypesMask() & bit(type)) != 0;
+        if ((type & ~(VmType.ARM_IPA_SIZE_MASK | VmType.ARM_PROTECTED)) != 0) return false;
+        if ((type & VmType.ARM_PROTECTED) != 0 && hardware != SimHardware.ARM64_PKVM) return false;
+        long ipa = type & VmType.ARM_IPA_SIZE_MASK;
+        return ipa == 0 || (ipa >= 32 && ipa <= ARM_MAX_IPA_BITS);
+    }
+
+    /**
+     * kvm_arch_has_private_mem: SW_PROTECTED, SNP and TDX on x86. SEV and SEV-ES VMs have none; arm64 has none
+     * (pKVM protected VMs use anonymous memory, not guest_memfd, §7).
+     */
+    public boolean hasPrivateMem(long type) {
+        return isX86() && (type == VmType.X86_SW_PROTECTED || type == VmType.X86_SNP || type == VmType.X86_TDX);
+    }
+
+    /** SEV-ES, SNP and TDX have protected register state: no read-only memslots, no KVM_GET_REGS of meaning. */
+    public boolean hasProtectedState(long type) {
+        return isX86() && (type == VmType.X86_SEV_ES || type == VmType.X86_SNP || type == VmType.X86_TDX);
+    }
+
+    /** SEV-family VM types, which accept KVM_MEMORY_ENCRYPT_OP with a kvm_sev_cmd. */
+    public boolean isSevType(long type) {
+        return hardware == SimHardware.AMD_SNP
+                && (type == VmType.X86_SEV || type == VmType.X86_SEV_ES || type == VmType.X86_SNP);
+    }
+
+    /** Whether the guest chooses private or shared per access with a page-table bit (SNP C-bit, TDX shared bit). */
+    public boolean guestChoosesAccessKind(long type) {
+        return isX86() && (type == VmType.X86_SNP || type == VmType.X86_TDX);
+    }
+
+    /** Whether guest code can express an explicit access kind at all (SEV's C-bit exists but selects nothing private). */
+    public boolean accessKindExpressible(long type) {
+        return isX86() && (type == VmType.X86_SEV || type == VmType.X86_SEV_ES || guestChoosesAccessKind(type));
+    }
+
+    /** Whether KVM_CREATE_GUEST_MEMFD exists for this VM at all. */
+    public boolean gmemIoctlExists() {
+        // 6.12: CONFIG_KVM_PRIVATE_MEM is x86-only; arm64 guest_memfd arrived with 6.18 (§7).
+        return isX86() || gmemFlagsExist();
+    }
+
+    /** KVM_CAP_GUEST_MEMFD: at system scope (type null) or for a VM type. */
+    public boolean gmemSupported(Long type) {
+        if (!gmemIoctlExists()) return false;
+        if (gmemFlagsExist()) return true;
+        // 6.12: "return !kvm || kvm_arch_has_private_mem(kvm)".
+        return type == null || hasPrivateMem(type);
+    }
+
+    /** kvm_gmem_get_supported_flags (§3.1): MMAP always; INIT_SHARED without private memory or in the in-place mode. */
+    public long gmemSupportedFlags(Long type) {
+        if (!gmemFlagsExist()) return 0;
+        long flags = GuestMemfdFlags.MMAP;
+        if (type == null || !hasPrivateMem(type) || inPlace()) flags |= GuestMemfdFlags.INIT_SHARED;
+        return flags;
+    }
+
+    /** kvm_supported_mem_attributes: PRIVATE for VMs with private memory (and at system scope on x86). */
+    public long supportedMemAttributes(Long type) {
+        if (!isX86()) return 0;
+        return type == null || hasPrivateMem(type) ? MemoryAttribute.PRIVATE : 0;
+    }
+
+    /** Whether read-only memslots exist for this VM (kvm_arch_has_readonly_mem; pKVM has none, §7). */
+    public boolean readonlyMemslots(long type) {
+        if (hardware == SimHardware.ARM64_PKVM) return false;
+        return !hasProtectedState(type);
+    }
+
+    /** KVM_CHECK_EXTENSION, at system scope ({@code type} null) or on a VM of {@code type}. */
+    public int checkExtension(int cap, Long type) {
+        boolean x86 = isX86();
+        if (cap == CAP_GMEM_MEMORY_ATTRIBUTES_V8 && seriesKernel()) return (int) gmemMemoryAttributes(type);
+        return switch (cap) {
+            case 0, 1, 3 -> 1;                                  // IRQCHIP, HLT, USER_MEMORY
+            case 4, 7 -> x86 ? 1 : 0;                           // SET_TSS_ADDR, EXT_CPUID
+            case 9 -> Math.min(Runtime.getRuntime().availableProcessors(), maxVcpus()); // NR_VCPUS
+            case 10 -> x86 ? 32764 : 32767;                     // NR_MEMSLOTS (KVM_USER_MEM_SLOTS)
+            case 66 -> maxVcpus();                              // MAX_VCPUS
+            case 98, 105, 136 -> 1;                             // ENABLE_CAP_VM, CHECK_EXTENSION_VM, IMMEDIATE_EXIT
+            case 101 -> x86 ? 0 : 1;                            // VM_ATTRIBUTES (arm64 VM device attributes)
+            case 165 -> x86 ? 0 : ARM_MAX_IPA_BITS;             // ARM_VM_IPA_SIZE
+            case 201 -> x86 ? (int) EXIT_HYPERCALL_VALID_MASK : 0; // EXIT_HYPERCALL
+            case 209 -> x86 ? 1 : 0;                            // SYS_ATTRIBUTES
+            case 231 -> 1;                                      // USER_MEMORY2
+            case 232 -> x86 ? 1 : 0;                            // MEMORY_FAULT_INFO
+            case 233 -> inPlace() ? 0 : (int) supportedMemAttributes(type); // MEMORY_ATTRIBUTES (§4.1, §4.3)
+            case 234 -> gmemSupported(type) ? 1 : 0;            // GUEST_MEMFD
+            case 235 -> (int) vmTypesMask();                    // VM_TYPES (absent on arm64: 0)
+            case 236 -> x86 ? 1 : 0;                            // PRE_FAULT_MEMORY
+            case 244 -> (int) gmemSupportedFlags(type);         // GUEST_MEMFD_FLAGS (0: unknown on 6.12)
+            default -> 0;
+        };
+    }
+
+    /** KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES (§4.5): PRIVATE when the in-place mode is on and the VM has private memory. */
+    public long gmemMemoryAttributes(Long type) {
+        if (!inPlace()) return 0;
+        return supportedMemAttributes(type);
+    }
+
+    public int maxVcpus() { return isX86() ? 4096 : 512; }
+
+    /** KVM_GET_VCPU_MMAP_SIZE in pages: kvm_run, the PIO page (x86) and the coalesced MMIO ring. */
+    public int vcpuMmapPages() { return isX86() ? 3 : 2; }
+
+    /** Highest guest physical address + 1 a memslot may reach. */
+    public long maxGpa(long type) {
+        if (isX86()) return 1L << X86_PHYS_BITS;
+        long ipa = type & VmType.ARM_IPA_SIZE_MASK;
+        return 1L << (ipa == 0 ? ARM_DEFAULT_IPA_BITS : ipa);
+    }
+
+    /** A kernel release string for reports. */
+    public String kernelRelease() {
+        return switch (profile) {
+            case K6_12 -> "6.12.0-janus-sim";
+            case K7_3 -> "7.3.0-janus-sim";
+            case INPLACE, INPLACE_OFF -> "7.3.0-gmem-inplace-v8-janus-sim";
+        };
+    }
+}

@@ -1,0 +1,84 @@
+package org.janus.machine.internal;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.janus.kvm.api.Errno;
+import org.janus.memory.api.GpaRange;
+import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.MemoryException;
+import org.janus.memory.api.PageState;
+import org.janus.memory.api.PageStateMap;
+
+/**
+ * Every private/shared conversion of a VM goes through here: validated against the memory map (QEMU's table:
+ * holes and MMIO converted to shared are skipped, to private refused; RAM without a private face refused), split
+ * per RAM region, converted by each region's backend, and rolled back as a whole when a later part fails. If a
+ * rollback fails too, the outcome is {@link ConversionOutcome.Stop} with the exact range and cause.
+ */
+public final class ConversionEngine {
+    private final GuestMemoryMap map;
+
+    public ConversionEngine(GuestMemoryMap map) { this.map = map; }
+
+    public GuestMemoryMap map() { return map; }
+
+    public ConversionOutcome handle(ConversionRequest request) {
+        if (request instanceof ConversionRequest.Invalid invalid) return new ConversionOutcome.Refused(Errno.EINVAL, invalid.reason());
+        ConversionRequest.Convert c = (ConversionRequest.Convert) request;
+        return convert(c.range(), c.target());
+    }
+
+    public ConversionOutcome convert(GpaRange range, PageState target) {
+        List<GuestMemoryMap.Ram> parts = new ArrayList<>();
+        List<GpaRange> skipped = new ArrayList<>();
+        for (GuestMemoryMap.Area area : map.areas(range.start(), range.end())) {
+            if (area instanceof GuestMemoryMap.Ram ram) {
+                if (!ram.ram().hasPrivateMemory())
+                    return new ConversionOutcome.Refused(Errno.EINVAL, "RAM region " + ram.ram().region().name()
+                            + " has no guest_memfd, so " + area.range() + " cannot be converted");
+                parts.add(ram);
+            } else if (target == PageState.SHARED) {
+                skipped.add(area.range());
+            } else {
+                return new ConversionOutcome.Refused(Errno.EINVAL, area.range() + " is "
+                        + (area instanceof GuestMemoryMap.Mmio m ? "MMIO (" + m.hole().name() + ")" : "not assigned")
+                        + " and cannot become private");
+            }
+        }
+        // What each converted part looked like before, so that a later failure can put it back exactly.
+        Deque<Undo> done = new ArrayDeque<>();
+        for (GuestMemoryMap.Ram part : parts) {
+            GuestRam ram = part.ram();
+            List<PageStateMap.Run> before = ram.runs(part.range().start(), part.range().size());
+            try {
+                ram.convert(part.range().start(), part.range().size(), target);
+                done.push(new Undo(ram, before));
+            } catch (MemoryException e) {
+                if (ram.isBroken()) return new ConversionOutcome.Stop(part.range(), e.getMessage(), e);
+                ConversionOutcome.Stop stop = rollback(done);
+                if (stop != null) return stop;
+                return new ConversionOutcome.Refused(e.errno(), e.getMessage());
+            }
+        }
+        return new ConversionOutcome.Done(parts.stream().map(GuestMemoryMap.Ram::range).toList(), skipped);
+    }
+
+    private record Undo(GuestRam ram, List<PageStateMap.Run> before) {}
+
+    private static ConversionOutcome.Stop rollback(Deque<Undo> done) {
+        while (!done.isEmpty()) {
+            Undo u = done.pop();
+            for (PageStateMap.Run run : u.before()) {
+                try {
+                    u.ram().convert(run.range().start(), run.range().size(), run.state());
+                } catch (MemoryException e) {
+                    return new ConversionOutcome.Stop(run.range(), "rolling back " + run.range() + " to " + run.state()
+                            + " failed: " + e.getMessage(), e);
+                }
+            }
+        }
+        return null;
+    }
+}

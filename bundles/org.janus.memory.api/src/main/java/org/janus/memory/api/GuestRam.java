@@ -1,0 +1,81 @@
+package org.janus.memory.api;
+
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * The backing of one RAM region and the state of each of its pages. It is the only way the host reaches guest
+ * RAM: host access refuses private pages before touching a byte. Conversions are all-or-nothing per call: when one
+ * fails, the region is as it was before the call (or, if even undoing fails, {@link #isBroken()} says so and
+ * every later call fails with the original cause).
+ */
+@ProviderType
+public interface GuestRam extends AutoCloseable {
+
+    RamRegion region();
+
+    /** The id of the backend that made it ({@link MemoryBackend#GUEST_MEMFD} or {@link MemoryBackend#LEGACY}). */
+    String backend();
+
+    /** Whether the region has a private face at all (false for RAM of a VM without private memory). */
+    boolean hasPrivateMemory();
+
+    /** Whether the contents of a page survive a conversion (in place: yes; legacy: no, the other side reads zero). */
+    boolean preservesContents();
+
+    PageState stateAt(long gpa);
+
+    /** Whether every page of [gpa, gpa+size) is in {@code state}. */
+    boolean isUniform(long gpa, long size, PageState state);
+
+    /** The runs of [gpa, gpa+size), each with its state. */
+    List<PageStateMap.Run> runs(long gpa, long size);
+
+    /** Bytes currently private. */
+    long privateBytes();
+
+    /**
+     * Converts [gpa, gpa+size), which must lie in this region and be page aligned, to {@code target}. Pages already
+     * in {@code target} stay as they are. Listeners are told in the order the strategy needs.
+     *
+     * @throws MemoryException with the step, the range and the errno; the region is then unchanged
+     */
+    void convert(long gpa, long size, PageState target);
+
+    /**
+     * Reads guest memory as the host.
+     *
+     * @throws MemoryException (step HOST_ACCESS) when any page of the range is private or outside the region;
+     *         nothing is read
+     */
+    void read(long gpa, byte[] dst, int offset, int length);
+
+    /**
+     * Writes guest memory as the host.
+     *
+     * @throws MemoryException (step HOST_ACCESS) when any page of the range is private or outside the region;
+     *         nothing is written
+     */
+    void write(long gpa, byte[] src, int offset, int length);
+
+    default byte[] read(long gpa, int length) {
+        byte[] b = new byte[length];
+        read(gpa, b, 0, length);
+        return b;
+    }
+
+    default void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
+
+    void addListener(ConversionListener listener);
+
+    void removeListener(ConversionListener listener);
+
+    /** Allocated and resident bytes per side, measured now. */
+    MemoryFigures figures();
+
+    /** True once a failed conversion could not be undone; the VM must stop. */
+    boolean isBroken();
+
+    /** Deletes the memslot and releases every mapping and file. Idempotent. */
+    @Override void close();
+}

@@ -1,0 +1,220 @@
+package org.janus.memory.spi;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.janus.kvm.api.HostMapping;
+import org.janus.kvm.api.KvmException;
+import org.janus.memory.api.ConversionListener;
+import org.janus.memory.api.GpaRange;
+import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.MemoryException;
+import org.janus.memory.api.MemoryException.Step;
+import org.janus.memory.api.PageState;
+import org.janus.memory.api.PageStateMap;
+import org.janus.memory.api.RamRegion;
+
+/**
+ * The part of a {@link GuestRam} every backend shares. A conversion is planned by the backend as a list of
+ * {@link ConversionStep}s; they run in order and, when one fails, those already done are undone in reverse. If an
+ * undo fails too, the region is marked broken with the exact range and both causes.
+ */
+public abstract class BackedGuestRam implements GuestRam {
+    private final RamRegion region;
+    private final String backend;
+    private final long pageSize;
+    private final PageStateMap states;
+    private final List<ConversionListener> listeners = new CopyOnWriteArrayList<>();
+    private volatile MemoryException broken;
+    private volatile boolean closed;
+
+    protected BackedGuestRam(RamRegion region, String backend, long pageSize, PageState initial) {
+        this.region = region;
+        this.backend = backend;
+        this.pageSize = pageSize;
+        this.states = new PageStateMap(region.gpa(), region.end(), pageSize, initial);
+    }
+
+    /** One reversible step of a conversion. */
+    public interface ConversionStep {
+        String name();
+
+        Step kind();
+
+        void apply() throws Exception;
+
+        void undo() throws Exception;
+    }
+
+    /** A step from two actions. */
+    public static ConversionStep step(String name, Step kind, Action apply, Action undo) {
+        return new ConversionStep() {
+            public String name() { return name; }
+            public Step kind() { return kind; }
+            public void apply() throws Exception { apply.run(); }
+            public void undo() throws Exception { undo.run(); }
+        };
+    }
+
+    /** A piece of work that may throw. */
+    @FunctionalInterface
+    public interface Action {
+        void run() throws Exception;
+    }
+
+    /**
+     * The steps that convert {@code run} (a maximal stretch currently in the opposite state, inside the region) to
+     * {@code target}, in the order the strategy needs. Listener steps come from {@link #tellListeners}.
+     */
+    protected abstract List<ConversionStep> plan(GpaRange run, PageState target);
+
+    /** The mapping host access goes through, and the offset of {@code gpa} in it. */
+    protected abstract HostMapping hostMapping();
+
+    /** Offset of {@code gpa} within {@link #hostMapping()}. */
+    protected long mappingOffset(long gpa) { return gpa - region.gpa(); }
+
+    /** Deletes the memslot and releases files and mappings (called once, by {@link #close()}). */
+    protected abstract void release();
+
+    @Override public final RamRegion region() { return region; }
+
+    @Override public final String backend() { return backend; }
+
+    public final long pageSize() { return pageSize; }
+
+    @Override public synchronized PageState stateAt(long gpa) { return states.stateAt(gpa); }
+
+    @Override public synchronized boolean isUniform(long gpa, long size, PageState state) {
+        return states.isUniform(gpa, gpa + size, state);
+    }
+
+    @Override public synchronized List<PageStateMap.Run> runs(long gpa, long size) { return states.runs(gpa, gpa + size); }
+
+    @Override public synchronized long privateBytes() { return states.privateBytes(); }
+
+    @Override public boolean isBroken() { return broken != null; }
+
+    @Override public void addListener(ConversionListener listener) { listeners.add(listener); }
+
+    @Override public void removeListener(ConversionListener listener) { listeners.remove(listener); }
+
+    /**
+     * The steps that tell every listener about {@code run}: to private, {@code privatising} (undone by
+     * {@code shared}); to shared, {@code shared} (undone by {@code privatising}).
+     */
+    protected final List<ConversionStep> tellListeners(GpaRange run, PageState target) {
+        return listeners.stream().map(l -> target == PageState.PRIVATE
+                ? step("listener " + l + " privatising", Step.LISTENER,
+                        () -> l.privatising(this, run.start(), run.size()), () -> l.shared(this, run.start(), run.size()))
+                : step("listener " + l + " shared", Step.LISTENER,
+                        () -> l.shared(this, run.start(), run.size()), () -> l.privatising(this, run.start(), run.size())))
+                .toList();
+    }
+
+    /** Asks every listener again to release [gpa, gpa+size) (a page the kernel found still referenced). */
+    protected final void askListenersToRelease(long gpa, long size) throws Exception {
+        for (ConversionListener l : listeners) l.privatising(this, gpa, size);
+    }
+
+    @Override public synchronized void convert(long gpa, long size, PageState target) {
+        checkUsable();
+        GpaRange range = GpaRange.of(gpa, size);
+        if (size <= 0 || !region.contains(gpa, size))
+            throw new MemoryException(region.name(), Step.CHECK, range, "not inside " + GpaRange.of(region.gpa(), region.size()), null);
+        if (((gpa | size) & (pageSize - 1)) != 0)
+            throw new MemoryException(region.name(), Step.CHECK, range, "not aligned to the page size 0x" + Long.toHexString(pageSize), null);
+        if (!hasPrivateMemory())
+            throw new MemoryException(region.name(), Step.CHECK, range, "the VM has no private memory to convert to or from", null);
+        Deque<Runnable> undoStates = new ArrayDeque<>();
+        Deque<ConversionStep> done = new ArrayDeque<>();
+        for (PageStateMap.Run run : states.runs(range.start(), range.end())) {
+            if (run.state() == target) continue;
+            for (ConversionStep s : plan(run.range(), target)) {
+                try {
+                    s.apply();
+                    done.push(s);
+                } catch (Exception e) {
+                    undo(done, run.range(), s, e);
+                    undoStates.forEach(Runnable::run);
+                    throw failure(s.kind(), run.range(), s.name() + " failed: " + e.getMessage(), e);
+                }
+            }
+            states.set(run.range().start(), run.range().end(), target);
+            undoStates.push(() -> states.set(run.range().start(), run.range().end(), run.state()));
+        }
+    }
+
+    private void undo(Deque<ConversionStep> done, GpaRange range, ConversionStep failed, Exception cause) {
+        while (!done.isEmpty()) {
+            ConversionStep s = done.pop();
+            try {
+                s.undo();
+            } catch (Exception undoFailure) {
+                MemoryException b = failure(Step.ROLLBACK, range, "undoing '" + s.name() + "' after '" + failed.name()
+                        + "' failed (" + cause.getMessage() + ") failed too: " + undoFailure.getMessage(), undoFailure);
+                b.addSuppressed(cause);
+                broken = b;
+                throw b;
+            }
+        }
+    }
+
+    private MemoryException failure(Step step, GpaRange range, String message, Exception cause) {
+        if (cause instanceof MemoryException m) return m;
+        return new MemoryException(region.name(), step, range, message, cause);
+    }
+
+    @Override public synchronized void read(long gpa, byte[] dst, int offset, int length) {
+        checkHostAccess(gpa, length);
+        try {
+            hostMapping().read(mappingOffset(gpa), dst, offset, length);
+        } catch (KvmException e) {
+            throw new MemoryException(region.name(), Step.HOST_ACCESS, GpaRange.of(gpa, length), e.getMessage(), e);
+        }
+    }
+
+    @Override public synchronized void write(long gpa, byte[] src, int offset, int length) {
+        checkHostAccess(gpa, length);
+        try {
+            hostMapping().write(mappingOffset(gpa), src, offset, length);
+        } catch (KvmException e) {
+            throw new MemoryException(region.name(), Step.HOST_ACCESS, GpaRange.of(gpa, length), e.getMessage(), e);
+        }
+    }
+
+    /** Refuses, before touching memory, a range outside the region or with any private page. */
+    private void checkHostAccess(long gpa, long length) {
+        checkUsable();
+        GpaRange range = GpaRange.of(gpa, length);
+        if (length < 0 || !region.contains(gpa, length))
+            throw new MemoryException(region.name(), Step.HOST_ACCESS, range, "not inside the region", null);
+        if (length == 0) return;
+        long first = gpa & -pageSize;
+        long last = (gpa + length + pageSize - 1) & -pageSize;
+        if (!states.isUniform(first, last, PageState.SHARED)) {
+            long at = states.runs(first, last).stream().filter(r -> r.state() == PageState.PRIVATE)
+                    .findFirst().orElseThrow().range().start();
+            throw new MemoryException(region.name(), Step.HOST_ACCESS, range,
+                    "the page at 0x" + Long.toHexString(at) + " is private to the guest", null);
+        }
+    }
+
+    private void checkUsable() {
+        if (closed) throw new MemoryException(region.name(), Step.CHECK, null, "the region was released", null);
+        MemoryException b = broken;
+        if (b != null) throw new MemoryException(region.name(), Step.CHECK, b.range(), "the region is broken: " + b.getMessage(), b);
+    }
+
+    /** The page-state map, for the figures of subclasses. Call only while holding this object's lock. */
+    protected final PageStateMap states() { return states; }
+
+    @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        release();
+    }
+
+    @Override public String toString() { return backend + " RAM " + region; }
+}
