@@ -1,0 +1,112 @@
+package org.janus.runtime;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeSet;
+
+/**
+ * The software KVM's configuration (Config Admin PID {@code org.janus.kvm.sim}) as FileInstall reads it:
+ * {@code conf/org.janus.kvm.sim.cfg}. The launcher runs outside the framework and shares no classes with it,
+ * so it configures the sim by writing this file before the framework starts rather than through Config Admin.
+ */
+final class SimConfiguration {
+    static final String PID = "org.janus.kvm.sim";
+    static final String PROFILE = "profile";
+    static final String HARDWARE = "hardware";
+
+    private final Path file;
+
+    SimConfiguration(Path confDirectory) {
+        this.file = confDirectory.resolve(PID + ".cfg");
+    }
+
+    Path file() { return file; }
+
+    /** The {@code profile} and {@code hardware} the file sets (either may be absent). */
+    Map<String, String> read() throws LaunchException {
+        Map<String, String> values = new LinkedHashMap<>();
+        if (!Files.isRegularFile(file)) return values;
+        Properties p = load();
+        for (String key : new String[] {PROFILE, HARDWARE}) {
+            String v = p.getProperty(key);
+            if (v != null && !v.isBlank()) values.put(key, v.trim());
+        }
+        return values;
+    }
+
+    /**
+     * Sets the given keys (null values are left alone), keeping every other property of the file.
+     *
+     * @return the file's previous content, null if there was no file; for {@link #restore(String)}
+     */
+    String update(String profile, String hardware) throws LaunchException {
+        String previous;
+        try {
+            previous = Files.isRegularFile(file) ? Files.readString(file, StandardCharsets.ISO_8859_1) : null;
+        } catch (IOException e) {
+            throw new LaunchException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        Properties p = previous != null ? load() : new Properties();
+        if (profile != null) p.setProperty(PROFILE, profile);
+        if (hardware != null) p.setProperty(HARDWARE, hardware);
+        StringBuilder text = new StringBuilder("# The software KVM (Config Admin PID " + PID + "), read by FileInstall.\n"
+                + "# Last written by `janus host-report --profile/--hardware`; edit freely.\n");
+        try {
+            // Properties.store escapes what needs escaping; its date comment is dropped and the lines sorted.
+            StringWriter stored = new StringWriter();
+            p.store(stored, null);
+            new TreeSet<>(stored.toString().lines().filter(l -> !l.startsWith("#")).toList())
+                    .forEach(l -> text.append(l).append('\n'));
+        } catch (IOException e) {
+            throw new LaunchException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+        write(text.toString());
+        return previous;
+    }
+
+    /** Puts back what {@link #update} replaced: the old content, or no file if {@code previous} is null. */
+    void restore(String previous) throws LaunchException {
+        if (previous != null) {
+            write(previous);
+            return;
+        }
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            throw new LaunchException("cannot delete " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void write(String text) throws LaunchException {
+        try {
+            Files.createDirectories(file.getParent());
+            // FileInstall polls the directory: it must never see a half-written file.
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            try (Writer out = Files.newBufferedWriter(tmp, StandardCharsets.ISO_8859_1)) {
+                out.write(text);
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new LaunchException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Properties load() throws LaunchException {
+        Properties p = new Properties();
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.ISO_8859_1)) {
+            p.load(in);
+        } catch (IOException e) {
+            throw new LaunchException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return p;
+    }
+}
