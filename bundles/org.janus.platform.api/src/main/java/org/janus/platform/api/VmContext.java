@@ -1,0 +1,58 @@
+package org.janus.platform.api;
+
+import java.util.List;
+import java.util.Map;
+import org.janus.kvm.api.Kvm;
+import org.janus.kvm.api.KvmVcpu;
+import org.janus.kvm.api.KvmVm;
+import org.janus.memory.api.PageState;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * One VM as the machine shows it to its platform. It outlives any platform bundle: {@link #platformState()} is
+ * where a platform keeps what it must remember about the VM, so that a replacement bundle finds it there.
+ */
+@ProviderType
+public interface VmContext {
+
+    String name();
+
+    Kvm kvm();
+
+    KvmVm vm();
+
+    PlatformSpec spec();
+
+    /** The vCPUs created so far, in id order. */
+    List<KvmVcpu> vcpus();
+
+    /** Whether the memory strategy keeps contents across conversions (in place) or not (legacy). */
+    boolean convertsInPlace();
+
+    /** Host access to guest RAM: writes while the range is shared (e.g. loading an image before converting it). */
+    void writeGuest(long gpa, byte[] data);
+
+    byte[] readGuest(long gpa, int length);
+
+    /**
+     * Converts [gpa, gpa+size) through the machine's conversion engine, as any guest request would be.
+     *
+     * @throws PlatformException when the conversion is refused or fails
+     */
+    void convert(long gpa, long size, PageState target);
+
+    /** Whether every page of [gpa, gpa+size) is in {@code state}. */
+    boolean isUniform(long gpa, long size, PageState state);
+
+    /**
+     * The host virtual address of {@code gpa} in the shared backing, for ioctls that take a userspace address
+     * (e.g. SNP_LAUNCH_UPDATE's uaddr in legacy mode).
+     */
+    long hostAddress(long gpa);
+
+    /** Per-VM state owned by the machine, for the platform's own use; survives a platform bundle's replacement. */
+    Map<String, Object> platformState();
+
+    /** A line for the VM's log. */
+    void log(String message);
+}
