@@ -1,0 +1,83 @@
+package org.janus.platform.snp.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+
+import org.janus.platform.snp.measure.CpuSignature;
+import org.janus.platform.snp.measure.FirmwareImageException;
+import org.janus.platform.snp.measure.MeasurementOptions;
+import org.janus.platform.snp.testdata.SyntheticOvmf;
+import org.janus.platform.snp.testdata.SyntheticOvmf.Section;
+import org.junit.jupiter.api.Test;
+
+class SnpLaunchPlanTest {
+    private static final CpuSignature GENOA = CpuSignature.ofQemuModel("EPYC-Genoa");
+
+    private static OvmfImage firmware() throws FirmwareImageException {
+        return OvmfImage.parse("synthetic", new SyntheticOvmf()
+                .sevMetadata(new Section(0x800000, 0x2000, 1), new Section(0x80d000, 0x1000, 2),
+                        new Section(0x80e000, 0x1000, 3), new Section(0x80f000, 0x1000, 0x10))
+                .resetEip(0x80b004)
+                .build());
+    }
+
+    @Test
+    void firmwareFirstThenMetadataInOvmfOrder() throws Exception {
+        OvmfImage firmware = firmware();
+        SnpLaunchPlan plan = SnpLaunchPlan.forOvmf(firmware, 3, GENOA, MeasurementOptions.defaults());
+
+        List<LaunchUpdate> updates = plan.memoryUpdates();
+        assertEquals(5, updates.size());
+        assertEquals(new LaunchUpdate.Measured(firmware.loadGpa(), firmware.contents()), updates.get(0));
+        assertEquals(64 * 1024, updates.get(0).length());
+        assertEquals(List.of(
+                new LaunchUpdate.Unhashed(0x800000, 0x2000, SnpPageType.ZERO),
+                new LaunchUpdate.Unhashed(0x80d000, 0x1000, SnpPageType.SECRETS),
+                new LaunchUpdate.Unhashed(0x80e000, 0x1000, SnpPageType.CPUID),
+                new LaunchUpdate.Unhashed(0x80f000, 0x1000, SnpPageType.ZERO)), updates.subList(1, 5));
+    }
+
+    @Test
+    void oneVmsaPerVcpuBootProcessorFirst() throws Exception {
+        SnpLaunchPlan plan = SnpLaunchPlan.forOvmf(firmware(), 3, GENOA, new MeasurementOptions(0x21));
+        assertEquals(List.of(new Vmsa(Vmsa.BSP_RESET_EIP, 0x21, GENOA), new Vmsa(0x80b004, 0x21, GENOA),
+                new Vmsa(0x80b004, 0x21, GENOA)), plan.vmsas());
+    }
+
+    @Test
+    void digestDependsOnVcpuCountSignatureAndFeatures() throws Exception {
+        OvmfImage firmware = firmware();
+        MeasurementOptions defaults = MeasurementOptions.defaults();
+        var one = SnpLaunchPlan.forOvmf(firmware, 1, GENOA, defaults).expectedDigest();
+        assertEquals(one, SnpLaunchPlan.forOvmf(firmware, 1, GENOA, defaults).expectedDigest());
+        assertNotEquals(one, SnpLaunchPlan.forOvmf(firmware, 2, GENOA, defaults).expectedDigest());
+        assertNotEquals(one, SnpLaunchPlan.forOvmf(firmware, 1, CpuSignature.ofQemuModel("EPYC-Milan"), defaults)
+                .expectedDigest());
+        assertNotEquals(one, SnpLaunchPlan.forOvmf(firmware, 1, GENOA, new MeasurementOptions(0x21))
+                .expectedDigest());
+    }
+
+    @Test
+    void refusesVcpuCountsKvmCannotHave() throws Exception {
+        OvmfImage firmware = firmware();
+        assertThrows(IllegalArgumentException.class,
+                () -> SnpLaunchPlan.forOvmf(firmware, 0, GENOA, MeasurementOptions.defaults()));
+        assertThrows(IllegalArgumentException.class, () -> SnpLaunchPlan.forOvmf(firmware,
+                SnpLaunchPlan.MAX_VCPUS + 1, GENOA, MeasurementOptions.defaults()));
+    }
+
+    @Test
+    void refusesFirmwareWithoutSevMetadataOrResetBlock() throws Exception {
+        OvmfImage noMetadata = OvmfImage.parse("no-sev", new SyntheticOvmf().resetEip(0x80b004).build());
+        assertEquals(FirmwareImageException.Problem.NO_SEV_METADATA, assertThrows(FirmwareImageException.class,
+                () -> SnpLaunchPlan.forOvmf(noMetadata, 1, GENOA, MeasurementOptions.defaults())).problem());
+        OvmfImage noResetBlock = OvmfImage.parse("no-reset", new SyntheticOvmf()
+                .sevMetadata(new Section(0x800000, 0x1000, 1)).build());
+        assertEquals(FirmwareImageException.Problem.NO_SEV_ES_RESET_BLOCK, assertThrows(
+                FirmwareImageException.class,
+                () -> SnpLaunchPlan.forOvmf(noResetBlock, 1, GENOA, MeasurementOptions.defaults())).problem());
+    }
+}
