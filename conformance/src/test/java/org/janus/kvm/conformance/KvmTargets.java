@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import org.janus.kvm.linux.internal.LinuxKvm;
+import org.janus.kvm.linux.LinuxKvmDevice;
 import org.janus.kvm.sim.SimHardware;
 import org.janus.kvm.sim.SimKvm;
 import org.janus.kvm.sim.SimProfile;
@@ -49,7 +49,7 @@ public final class KvmTargets {
                 all.add(new KvmTarget("sim:" + profile.id() + "/" + hardware.id(), () -> SimKvm.create(profile, hardware)));
             }
         }
-        all.add(new KvmTarget(LINUX, LinuxKvm::open));
+        all.add(new KvmTarget(LINUX, LinuxKvmDevice::open));
         return all;
     }
 }

@@ -1,5 +1,7 @@
 package org.janus.kvm.conformance;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.janus.kvm.api.Errno;
@@ -7,6 +9,7 @@ import org.janus.kvm.api.GuestMemfd;
 import org.janus.kvm.api.GuestMemfdFlags;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.HostMemfd;
+import org.janus.kvm.api.KvmException;
 import org.janus.kvm.api.KvmVm;
 import org.janus.kvm.api.MemslotFlags;
 import org.janus.kvm.api.UserMemoryRegion2;
@@ -100,8 +103,11 @@ class MemslotTest extends KvmTargetTest {
     void overlappingBindingsAreRefused() {
         GuestMemfd gmem = createGmem(vm, 4 * page, gmemFlags);
         vm.setUserMemoryRegion2(slot(1, GPA, 2 * page, gmem, 0));
-        expectErrno(Errno.EINVAL, "a second slot over [page, 3 pages) of the same file",
-                () -> vm.setUserMemoryRegion2(slot(2, GPA + 16 * page, 2 * page, gmem, page)));
+        // The kernel changed its answer: EINVAL up to 6.18 (seen on 6.18.44), EEXIST on 7.x (seen on 7.3.4). No
+        // capability tells the two apart, so either is conformant; what must not happen is success.
+        KvmException e = assertThrows(KvmException.class, () -> vm.setUserMemoryRegion2(slot(2, GPA + 16 * page, 2 * page, gmem, page)),
+                "a second slot over [page, 3 pages) of the same file");
+        assertTrue(e.errno() == Errno.EINVAL || e.errno() == Errno.EEXIST, "overlapping binding: " + e.getMessage());
         vm.setUserMemoryRegion2(slot(2, GPA + 16 * page, 2 * page, gmem, 2 * page));
     }
 

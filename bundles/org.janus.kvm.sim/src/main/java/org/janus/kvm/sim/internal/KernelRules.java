@@ -52,6 +52,12 @@ public final class KernelRules {
     /** A kernel carrying the in-place series (mode on or off): it knows KVM_SET_MEMORY_ATTRIBUTES2 and its cap. */
     public boolean seriesKernel() { return profile == SimProfile.INPLACE || profile == SimProfile.INPLACE_OFF; }
 
+    /**
+     * The errno of binding a guest_memfd range that another memslot already binds: EINVAL up to 6.18 (measured on
+     * 6.18.44), EEXIST on 7.x (measured on Debian's 7.3.4 in the nested environment).
+     */
+    public int overlappingBindingErrno() { return profile == SimProfile.K6_12 ? org.janus.kvm.api.Errno.EINVAL : org.janus.kvm.api.Errno.EEXIST; }
+
     /** 6.18+: GUEST_MEMFD_FLAG_MMAP / INIT_SHARED and KVM_CAP_GUEST_MEMFD_FLAGS exist (§3.4). */
     public boolean gmemFlagsExist() { return profile != SimProfile.K6_12; }
 

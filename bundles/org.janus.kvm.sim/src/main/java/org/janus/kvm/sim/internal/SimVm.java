@@ -191,7 +191,7 @@ final class SimVm implements KvmVm, SimVmView {
             throw new KvmException(SET_REGION2, Errno.EINVAL, "guest_memfd range beyond the file");
         for (Memslot s : slotsById.values())
             if (s.slot() != r.slot() && s.bindingOverlaps(g, offset, r.memorySize()))
-                throw new KvmException(SET_REGION2, Errno.EINVAL, "guest_memfd range already bound to slot " + s.slot());
+                throw new KvmException(SET_REGION2, rules.overlappingBindingErrno(), "guest_memfd range already bound to slot " + s.slot());
         return g;
     }
 
