@@ -36,8 +36,9 @@ class MemslotRulesTest {
             assertErrno(Errno.EINVAL, () -> vm.setUserMemoryRegion2(new UserMemoryRegion2(0,
                     MemslotFlags.GUEST_MEMFD | MemslotFlags.LOG_DIRTY_PAGES, 0, P, 0, 0, g)));
             vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(0, 0, 8L * P, 0, g, 0));
-            // the same file range cannot be bound twice; the same GPA range cannot be used twice
-            assertErrno(Errno.EINVAL, () -> vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(1, 1L << 30, 2L * P, 0, g, 7L * P)));
+            // the same file range cannot be bound twice (7.x answers EEXIST, 6.x EINVAL); the same GPA range cannot
+            // be used twice
+            assertErrno(Errno.EEXIST, () -> vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(1, 1L << 30, 2L * P, 0, g, 7L * P)));
             assertErrno(Errno.EEXIST, () -> vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(1, 4L * P, 2L * P, 0, g, 8L * P)));
             // a guest_memfd slot can only be deleted
             assertErrno(Errno.EINVAL, () -> vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(0, 1L << 30, 8L * P, 0, g, 0)));
