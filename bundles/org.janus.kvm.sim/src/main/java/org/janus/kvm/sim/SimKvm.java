@@ -38,7 +38,9 @@ public final class SimKvm implements Kvm {
      * Operations are named as in {@link org.janus.kvm.api.KvmException#operation()}: {@code
      * KVM_SET_MEMORY_ATTRIBUTES2}, {@code KVM_SET_MEMORY_ATTRIBUTES}, {@code fallocate} (guest_memfd and memfd),
      * {@code KVM_SET_USER_MEMORY_REGION2}, {@code KVM_CREATE_GUEST_MEMFD}, {@code KVM_CREATE_VM},
-     * {@code KVM_CREATE_VCPU}, {@code KVM_ENABLE_CAP}, {@code KVM_RUN}. Only calls that pass the operation's
+     * {@code KVM_CREATE_VCPU}, {@code KVM_ENABLE_CAP}, {@code KVM_RUN}, and the SNP launch commands of
+     * KVM_MEMORY_ENCRYPT_OP by their names {@code KVM_SEV_SNP_LAUNCH_START}, {@code KVM_SEV_SNP_LAUNCH_UPDATE},
+     * {@code KVM_SEV_SNP_LAUNCH_FINISH} (the exception's operation is then KVM_MEMORY_ENCRYPT_OP). Only calls that pass the operation's
      * argument checks are counted (an invalid call fails with its own errno). An injected EAGAIN of
      * KVM_SET_MEMORY_ATTRIBUTES2 reports the range's start as error_offset. Each injected fault fires once.
      */
@@ -52,6 +54,19 @@ public final class SimKvm implements Kvm {
     public boolean isPrivate(KvmVm vm, long gpa) {
         if (!(vm instanceof org.janus.kvm.sim.internal.SimVmView v)) throw new IllegalArgumentException(vm + " is not a VM of the software KVM");
         return v.isPrivate(gpa);
+    }
+
+    /**
+     * The launch digest the modelled SEV firmware computed for an SNP launch of {@code vm}, once
+     * KVM_SEV_SNP_LAUNCH_FINISH has succeeded: the firmware's own SHA-384 chain over the pages and VMSAs it was
+     * given. Real hardware has no such ioctl (the guest's attestation report carries the digest); tests compare a
+     * VMM's expected digest against it.
+     *
+     * @throws IllegalStateException when no SNP launch of {@code vm} has finished
+     */
+    public byte[] launchDigest(KvmVm vm) {
+        if (!(vm instanceof org.janus.kvm.sim.internal.SimVmView v)) throw new IllegalArgumentException(vm + " is not a VM of the software KVM");
+        return v.snpLaunchDigest().orElseThrow(() -> new IllegalStateException("no SNP launch of " + vm + " has finished"));
     }
 
     /** Removes every injected fault that has not fired yet. */

@@ -124,7 +124,7 @@ public final class SimHost {
         return new SimSevDevice();
     }
 
-    /** An open /dev/sev of the model: nothing real behind it until the firmware model exists. */
+    /** An open /dev/sev of the model: SNP commands must carry one that is still open (else EBADF, as for a closed fd). */
     static final class SimSevDevice implements SevDevice {
         volatile boolean open = true;
 

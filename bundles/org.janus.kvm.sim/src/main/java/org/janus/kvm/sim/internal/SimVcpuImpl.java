@@ -67,9 +67,12 @@ final class SimVcpuImpl implements SimVcpu {
     private volatile long hypercallRet;
     private volatile byte[] ioData;
     private volatile byte[] mmioData;
-    private volatile Regs regs = Regs.reset();
+    /** kvm_vcpu_reset: RDX holds the CPU signature, KVM's default 0x600 until userspace sets the registers. */
+    private volatile Regs regs = new Regs(0, 0, 0, 0x600, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfff0, 0x2);
     private volatile Sregs sregs = resetSregs();
     private volatile List<CpuidEntry> cpuid = List.of();
+    /** guest_state_protected: set when SNP_LAUNCH_FINISH has encrypted this vCPU's VMSA. */
+    private volatile boolean stateProtected;
 
     SimVcpuImpl(SimVm vm, int id) {
         this.vm = vm;
@@ -320,25 +323,38 @@ final class SimVcpuImpl implements SimVcpu {
         if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "not available on arm64");
     }
 
+    /** A VM with protected state (SEV-ES, SNP, TDX) refuses register access once the state is encrypted. */
+    private void requireUnprotected(String op) {
+        requireX86(op);
+        if (stateProtected) throw new KvmException(op, Errno.EINVAL, "the vCPU's state is protected (VMSA encrypted at launch)");
+    }
+
     @Override public Regs getRegs() {
-        requireX86("KVM_GET_REGS");
+        requireUnprotected("KVM_GET_REGS");
         return regs;
     }
 
     @Override public void setRegs(Regs r) {
-        requireX86("KVM_SET_REGS");
+        requireUnprotected("KVM_SET_REGS");
         regs = r;
     }
 
     @Override public Sregs getSregs() {
-        requireX86("KVM_GET_SREGS");
+        requireUnprotected("KVM_GET_SREGS");
         return sregs;
     }
 
     @Override public void setSregs(Sregs s) {
-        requireX86("KVM_SET_SREGS");
+        requireUnprotected("KVM_SET_SREGS");
         sregs = s;
     }
+
+    /** The registers as KVM holds them, for the VMSA the firmware measures. */
+    Regs regs() { return regs; }
+
+    Sregs sregs() { return sregs; }
+
+    void protectState() { stateProtected = true; }
 
     @Override public void setCpuid2(List<CpuidEntry> entries) {
         requireX86("KVM_SET_CPUID2");
@@ -359,8 +375,8 @@ final class SimVcpuImpl implements SimVcpu {
         requireX86(op);
         if (gpa % page != 0 || size % page != 0 || Long.compareUnsigned(gpa + size, gpa) <= 0)
             throw new KvmException(op, Errno.EINVAL, "gpa or size not page aligned, size 0 or overflow");
-        // pre_fault_allowed stays false for SNP and TDX until the launch is finished, which is not modelled yet.
-        if (vm.type() == VmType.X86_SNP || vm.type() == VmType.X86_TDX)
+        // pre_fault_allowed stays false for SNP until SNP_LAUNCH_FINISH, for TDX until finalisation (not modelled).
+        if (!vm.preFaultAllowed())
             throw new KvmException(op, Errno.EOPNOTSUPP, "pre-faulting is not allowed before the launch is finished");
         long done = 0;
         while (done < size) {

@@ -1,7 +1,9 @@
 package org.janus.kvm.sim.internal;
 
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import org.janus.kvm.api.DeviceAttr;
 import org.janus.kvm.api.EnableCap;
@@ -42,10 +44,14 @@ final class SimVm implements KvmVm, SimVmView {
     /** Legacy mode: GFNs whose attribute is PRIVATE. */
     private final PageRanges privateGfns = new PageRanges();
     private final Map<Integer, SimVcpuImpl> vcpus = new TreeMap<>();
+    /** kvm_for_each_vcpu order: creation order, not id order. */
+    private final List<SimVcpuImpl> vcpusCreated = new ArrayList<>();
     private volatile boolean open = true;
     private volatile long hypercallExits;
     private volatile boolean ran;
     private boolean sevInitialized;
+    /** The SNP launch state, from KVM_SEV_INIT2 on an SNP VM. */
+    private SnpFirmware snp;
 
     SimVm(SimHost host, long type, int id) {
         this.host = host;
@@ -263,9 +269,15 @@ final class SimVm implements KvmVm, SimVmView {
             if (command.id() == SevCommand.INIT2) return sevInit2(command.data());
             if (command.id() > SevCommand.SNP_LAUNCH_FINISH || command.id() < 0)
                 throw new KvmException(op, Errno.EINVAL, "unknown SEV command " + command.id());
-            if (!sevInitialized) throw new KvmException(op, Errno.ENOTTY, "SEV context not initialised (KVM_SEV_INIT2 first)");
-            // The firmware model (launch start/update/finish with the launch digest) comes with the SEV-SNP issue.
-            throw new KvmException(op, Errno.EINVAL, "SEV command " + command.id() + " is not modelled yet");
+            // Before KVM_SEV_INIT2 the VM is no SEV guest: most commands answer ENOTTY, snp_launch_update EINVAL.
+            if (!sevInitialized) throw new KvmException(op, command.id() == SevCommand.SNP_LAUNCH_UPDATE ? Errno.EINVAL
+                    : Errno.ENOTTY, "SEV context not initialised (KVM_SEV_INIT2 first)");
+            if (snp != null) return snp.command(command);
+            // An SEV or SEV-ES VM: snp_launch_start and snp_launch_finish answer ENOTTY, snp_launch_update EINVAL.
+            if (command.id() == SevCommand.SNP_LAUNCH_START || command.id() == SevCommand.SNP_LAUNCH_FINISH)
+                throw new KvmException(op, Errno.ENOTTY, "not an SNP VM");
+            if (command.id() == SevCommand.SNP_LAUNCH_UPDATE) throw new KvmException(op, Errno.EINVAL, "not an SNP VM");
+            throw new KvmException(op, Errno.EINVAL, "SEV command " + command.id() + " is not modelled");
         }
     }
 
@@ -286,6 +298,7 @@ final class SimVm implements KvmVm, SimVmView {
             throw new KvmException(op, Errno.EINVAL, "ghcb_version " + ghcbVersion + " not supported");
         if (sevInitialized) throw new KvmException(op, Errno.EINVAL, "SEV context already initialised");
         sevInitialized = true;
+        if (type == VmType.X86_SNP) snp = new SnpFirmware(this, vmsaFeatures | KernelRules.SEV_FEAT_SNP_ACTIVE);
         return 0;
     }
 
@@ -321,7 +334,24 @@ final class SimVm implements KvmVm, SimVmView {
             host.faults().check(op);
             SimVcpuImpl v = new SimVcpuImpl(this, vcpuId);
             vcpus.put(vcpuId, v);
+            vcpusCreated.add(v);
             return v;
+        }
+    }
+
+    /** The vCPUs in the order they were created. Callers hold the model lock. */
+    List<SimVcpuImpl> vcpusInCreationOrder() { return List.copyOf(vcpusCreated); }
+
+    /** kvm->arch.pre_fault_allowed: SNP allows KVM_PRE_FAULT_MEMORY only after LAUNCH_FINISH. */
+    boolean preFaultAllowed() {
+        synchronized (host.lock) {
+            return type != VmType.X86_SNP && type != VmType.X86_TDX || snp != null && snp.finished();
+        }
+    }
+
+    @Override public Optional<byte[]> snpLaunchDigest() {
+        synchronized (host.lock) {
+            return snp != null && snp.finished() ? Optional.of(snp.launchDigest()) : Optional.empty();
         }
     }
 
@@ -341,6 +371,7 @@ final class SimVm implements KvmVm, SimVmView {
         toClose.forEach(SimVcpuImpl::close);
         synchronized (host.lock) {
             vcpus.clear();
+            vcpusCreated.clear();
             slotsById.clear();
             slotsByGpa.clear();
             privateGfns.remove(0, Long.MAX_VALUE);
@@ -368,7 +399,7 @@ final class SimVm implements KvmVm, SimVmView {
     }
 
     /** The PRIVATE attribute KVM consults for {@code gpa} (kvm_mem_is_private): VM-wide, or the guest_memfd's in-place. */
-    private boolean attributePrivate(long gpa, Memslot slot) {
+    boolean attributePrivate(long gpa, Memslot slot) {
         if (!rules.inPlace()) return privateGfns.contains(gpa / page);
         // In-place: the attribute lives in the guest_memfd; without one (or without a slot) the GPA is shared (§4.4).
         return slot != null && slot.gmem() != null && !slot.gmem().isReleased()
