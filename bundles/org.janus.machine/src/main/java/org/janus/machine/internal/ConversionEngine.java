@@ -56,8 +56,18 @@ public final class ConversionEngine {
                 ram.convert(part.range().start(), part.range().size(), target);
                 done.push(new Undo(ram, before));
             } catch (MemoryException e) {
-                if (ram.isBroken()) return new ConversionOutcome.Stop(part.range(), e.getMessage(), e);
-                ConversionOutcome.Stop stop = rollback(done);
+                // The failed part undid itself, or broke its region in the range the exception names. Either way
+                // every part converted before it is put back, so that nothing else differs from before.
+                ConversionOutcome.Stop stop = ram.isBroken()
+                        ? new ConversionOutcome.Stop(e.range() != null ? e.range() : part.range(), e.getMessage(), e)
+                        : null;
+                ConversionOutcome.Stop undo = rollback(done);
+                if (undo != null && stop == null) {
+                    // The rollback was needed because of e: the stop carries both causes.
+                    undo.error().addSuppressed(e);
+                    undo = new ConversionOutcome.Stop(undo.range(), undo.cause() + ", after " + e.getMessage(), undo.error());
+                }
+                stop = merge(stop, undo);
                 if (stop != null) return stop;
                 return new ConversionOutcome.Refused(e.errno(), e.getMessage());
             }
@@ -67,18 +77,33 @@ public final class ConversionEngine {
 
     private record Undo(GuestRam ram, List<PageStateMap.Run> before) {}
 
+    /**
+     * Converts each part back to what it was, latest first. A run that cannot be put back does not stop the
+     * others; the outcome names it (or the span of all such runs), and everything outside it is as before.
+     */
     private static ConversionOutcome.Stop rollback(Deque<Undo> done) {
+        ConversionOutcome.Stop stop = null;
         while (!done.isEmpty()) {
             Undo u = done.pop();
             for (PageStateMap.Run run : u.before()) {
                 try {
                     u.ram().convert(run.range().start(), run.range().size(), run.state());
                 } catch (MemoryException e) {
-                    return new ConversionOutcome.Stop(run.range(), "rolling back " + run.range() + " to " + run.state()
-                            + " failed: " + e.getMessage(), e);
+                    GpaRange unknown = u.ram().isBroken() && e.range() != null ? e.range() : run.range();
+                    stop = merge(stop, new ConversionOutcome.Stop(unknown, "rolling back " + run.range() + " to "
+                            + run.state() + " failed: " + e.getMessage(), e));
                 }
             }
         }
-        return null;
+        return stop;
+    }
+
+    /** One stop for two failures: the span of both ranges, the first cause, the second kept as suppressed. */
+    private static ConversionOutcome.Stop merge(ConversionOutcome.Stop a, ConversionOutcome.Stop b) {
+        if (a == null) return b;
+        if (b == null) return a;
+        a.error().addSuppressed(b.error());
+        GpaRange span = new GpaRange(Math.min(a.range().start(), b.range().start()), Math.max(a.range().end(), b.range().end()));
+        return new ConversionOutcome.Stop(span, a.cause() + "; " + b.cause(), a.error());
     }
 }

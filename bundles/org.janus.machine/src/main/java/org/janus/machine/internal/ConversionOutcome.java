@@ -21,8 +21,9 @@ public sealed interface ConversionOutcome {
     }
 
     /**
-     * A failure could not be undone: memory in {@code range} is in an unknown state, so the VM must stop. Never
-     * answered to the guest.
+     * A failure could not be undone: memory in {@code range} is not as it was before the request (still converted,
+     * or in an unknown state where a region {@link org.janus.memory.api.GuestRam#isBroken() broke}); everything
+     * outside it is. The VM must stop. Never answered to the guest.
      */
     record Stop(GpaRange range, String cause, Throwable error) implements ConversionOutcome {
         public long guestAnswer() { throw new IllegalStateException("the VM must stop: " + cause); }

@@ -1,7 +1,6 @@
 package org.janus.memory.spi;
 
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.janus.kvm.api.HostMapping;
@@ -127,37 +126,63 @@ public abstract class BackedGuestRam implements GuestRam {
             throw new MemoryException(region.name(), Step.CHECK, range, "not aligned to the page size 0x" + Long.toHexString(pageSize), null);
         if (!hasPrivateMemory())
             throw new MemoryException(region.name(), Step.CHECK, range, "the VM has no private memory to convert to or from", null);
-        Deque<Runnable> undoStates = new ArrayDeque<>();
-        Deque<ConversionStep> done = new ArrayDeque<>();
+        // Each run converted so far with the steps applied to it, so that a failure undoes exactly what was done.
+        List<AppliedRun> applied = new ArrayList<>();
         for (PageStateMap.Run run : states.runs(range.start(), range.end())) {
             if (run.state() == target) continue;
+            AppliedRun current = new AppliedRun(run, new ArrayList<>());
+            applied.add(current);
             for (ConversionStep s : plan(run.range(), target)) {
                 try {
                     s.apply();
-                    done.push(s);
                 } catch (Exception e) {
-                    undo(done, run.range(), s, e);
-                    undoStates.forEach(Runnable::run);
+                    rollBack(applied, s, e);
                     throw failure(s.kind(), run.range(), s.name() + " failed: " + e.getMessage(), e);
                 }
+                current.steps().add(s);
             }
             states.set(run.range().start(), run.range().end(), target);
-            undoStates.push(() -> states.set(run.range().start(), run.range().end(), run.state()));
         }
     }
 
-    private void undo(Deque<ConversionStep> done, GpaRange range, ConversionStep failed, Exception cause) {
-        while (!done.isEmpty()) {
-            ConversionStep s = done.pop();
+    /** A run being converted, its state before, and the steps applied to it in order. */
+    private record AppliedRun(PageStateMap.Run before, List<ConversionStep> steps) {}
+
+    /**
+     * Undoes every applied step, latest first, and puts back the page state of each run undone. A run whose undo
+     * fails keeps its remaining steps (its pages are in an unknown state); the other runs are still undone, so the
+     * region is as before everywhere except in the range the exception names, and then it is marked broken.
+     */
+    private void rollBack(List<AppliedRun> applied, ConversionStep failed, Exception cause) {
+        MemoryException b = null;
+        for (int i = applied.size() - 1; i >= 0; i--) {
+            AppliedRun run = applied.get(i);
+            GpaRange r = run.before().range();
+            ConversionStep undoing = null;
             try {
-                s.undo();
+                for (int j = run.steps().size() - 1; j >= 0; j--) {
+                    undoing = run.steps().get(j);
+                    undoing.undo();
+                }
+                states.set(r.start(), r.end(), run.before().state());
             } catch (Exception undoFailure) {
-                MemoryException b = failure(Step.ROLLBACK, range, "undoing '" + s.name() + "' after '" + failed.name()
-                        + "' failed (" + cause.getMessage() + ") failed too: " + undoFailure.getMessage(), undoFailure);
-                b.addSuppressed(cause);
-                broken = b;
-                throw b;
+                String what = "undoing '" + undoing.name() + "' after '" + failed.name() + "' failed (" + cause.getMessage()
+                        + ") failed too: " + undoFailure.getMessage();
+                if (b == null) {
+                    b = new MemoryException(region.name(), Step.ROLLBACK, r, what, undoFailure);
+                    b.addSuppressed(cause);
+                } else {
+                    // Several runs are unknown: name the span that holds them all.
+                    MemoryException wider = new MemoryException(region.name(), Step.ROLLBACK,
+                            new GpaRange(r.start(), b.range().end()), what, undoFailure);
+                    wider.addSuppressed(b);
+                    b = wider;
+                }
             }
+        }
+        if (b != null) {
+            broken = b;
+            throw b;
         }
     }
 
