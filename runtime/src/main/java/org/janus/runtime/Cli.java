@@ -27,12 +27,19 @@ public final class Cli {
                   --timeout: seconds to wait for the KVM provider (default 20).
               shell [--feature F]...
                   Starts Janus with the Gogo shell (lb, scr:list, ...); `exit 0` or end of input stops it.
-              run [--feature F]...
+              run SPEC.json [--timeout S] [--feature F]...
+                  Builds the VM a machine spec describes (examples/ has some), runs it to its end and prints what
+                  happened: how the guest ended, exits per vCPU, conversions, memory per region, launch digest,
+                  console output. Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or
+                  exit code 0 on port 0xf4), 1 when it did not or the VM could not be built, 2 for a bad command
+                  line or a spec with problems (each named with its JSON path). --timeout: seconds the guest may
+                  run before it is stopped (default 600). Starts the machine feature too.
+              start [--feature F]...
                   Starts Janus and runs until stopped (SIGTERM or Ctrl-C).
               help
                   This text.
 
-            Features are features/<name>.json; core, sim and linux are always started.
+            Features are features/<name>.json; core, sim and linux are always started (run adds machine).
             """;
 
     private static final List<String> BASE_FEATURES = List.of("core", "sim", "linux");
@@ -81,7 +88,8 @@ public final class Cli {
             return switch (args.get(0)) {
                 case "host-report" -> new HostReportCli(launcher, BASE_FEATURES, out, err).run(rest);
                 case "shell" -> shell(rest);
-                case "run" -> runUntilStopped(rest);
+                case "run" -> new RunCli(launcher, out, err).run(rest);
+                case "start" -> runUntilStopped(rest);
                 case "help", "--help", "-h" -> {
                     out.print(USAGE_TEXT);
                     yield OK;

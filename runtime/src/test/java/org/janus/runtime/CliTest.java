@@ -32,6 +32,19 @@ class CliTest {
     }
 
     @Test
+    void runNeedsOneExistingSpecAndKnownOptions(@TempDir Path home) throws Exception {
+        assertEquals(Cli.USAGE, run(home, "run"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("run: which spec?"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(Cli.USAGE, run(home, "run", "a.json", "b.json"));
+        assertEquals(Cli.USAGE, run(home, "run", "a.json", "--colour"));
+        assertEquals(Cli.USAGE, run(home, "run", "a.json", "--timeout", "-1"));
+        assertEquals(Cli.USAGE, run(home, "run", home.resolve("missing.json").toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("missing.json is not a file"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(List.of("a.json", "--timeout", "2.5"), RunCli.Options.parse(List.of("a.json", "--timeout", "2.5")).commandArguments()
+                .stream().map(a -> a.endsWith("a.json") ? "a.json" : a).toList());
+    }
+
+    @Test
     void helpGoesToStandardOutput(@TempDir Path home) {
         assertEquals(Cli.OK, run(home, "help"));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("host-report [--json]"));

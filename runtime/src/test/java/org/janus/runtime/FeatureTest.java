@@ -17,7 +17,7 @@ class FeatureTest {
 
     @Test
     void theBuildsFeaturesHaveEveryVersionFilledIn() throws Exception {
-        for (String name : List.of("core", "sim", "linux", "shell")) {
+        for (String name : List.of("core", "sim", "linux", "shell", "machine")) {
             Feature f = Feature.read(FEATURES.resolve(name + ".json"));
             assertEquals("org.janus:" + name, f.id().substring(0, f.id().lastIndexOf(':')));
             assertTrue(!f.bundles().isEmpty(), name + " has bundles");

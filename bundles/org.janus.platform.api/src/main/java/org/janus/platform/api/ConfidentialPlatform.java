@@ -37,6 +37,13 @@ public interface ConfidentialPlatform {
     PageState initialRamState();
 
     /**
+     * The state RAM of a VM with these options starts in, for platforms that let a spec choose it (e.g. the
+     * software-protected VM's {@code initialState}). The machine calls this one; by default it is
+     * {@link #initialRamState()}.
+     */
+    default PageState initialRamState(PlatformSpec spec) { return initialRamState(); }
+
+    /**
      * Checks the platform part of a machine spec before anything is created.
      *
      * @return every problem found, each with its JSON path (e.g. {@code $.platform.policy}); empty if none

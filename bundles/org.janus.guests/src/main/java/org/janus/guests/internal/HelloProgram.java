@@ -1,0 +1,35 @@
+package org.janus.guests.internal;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.janus.kvm.sim.GuestCpu;
+import org.janus.kvm.sim.GuestProgram;
+import org.janus.machine.GuestProgramContext;
+
+/**
+ * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console port and
+ * halts. The round trip through RAM makes even the smallest guest touch the memory the machine built.
+ */
+final class HelloProgram implements GuestProgram {
+    private final GuestProgramContext context;
+
+    HelloProgram(GuestProgramContext context) { this.context = context; }
+
+    /** Where vCPU {@code vcpu} writes its line: 64 bytes apart from the start of the first RAM region. */
+    static long slotOf(GuestProgramContext context, int vcpu) {
+        var first = context.ram().get(0);
+        return first.gpa() + (64L * vcpu) % first.size();
+    }
+
+    @Override public void run(GuestCpu cpu) {
+        byte[] line = ("hello from vcpu " + cpu.vcpuId() + "\n").getBytes(StandardCharsets.US_ASCII);
+        long at = slotOf(context, cpu.vcpuId());
+        cpu.write(at, line);
+        byte[] back = cpu.read(at, line.length);
+        if (!Arrays.equals(line, back))
+            throw new IllegalStateException("hello: vcpu " + cpu.vcpuId() + " wrote '" + new String(line, StandardCharsets.US_ASCII).trim()
+                    + "' at 0x" + Long.toHexString(at) + " and read back " + Arrays.toString(back));
+        for (byte b : back) cpu.out(context.consolePort(), 1, b & 0xff);
+        cpu.hlt();
+    }
+}

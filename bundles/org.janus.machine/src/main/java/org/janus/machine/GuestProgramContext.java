@@ -1,0 +1,47 @@
+package org.janus.machine;
+
+import java.util.List;
+import java.util.Map;
+import org.janus.memory.api.RamRegion;
+
+/**
+ * What a guest program may know about the VM it runs in.
+ *
+ * @param platform the platform id ({@code none}, {@code sw-protected}, {@code sev-snp}, ...)
+ * @param options the spec's {@code guest.options}
+ * @param ram the RAM regions, by GPA
+ * @param vcpuId the vCPU this program runs on
+ * @param vcpuCount how many vCPUs the VM has
+ * @param access how the guest's memory accesses pick the private or shared face
+ * @param preservesContents whether a page keeps its contents across a conversion (in place) or reads zero
+ *        afterwards (legacy)
+ */
+public record GuestProgramContext(String platform, Map<String, Object> options, List<RamRegion> ram, int vcpuId,
+                                  int vcpuCount, AccessModel access, boolean preservesContents) {
+    public GuestProgramContext {
+        options = Map.copyOf(options);
+        ram = List.copyOf(ram);
+    }
+
+    /** Port for console bytes ({@link GuestPorts#CONSOLE}). */
+    public int consolePort() { return GuestPorts.CONSOLE; }
+
+    /** Port whose value written ends the VM with that exit code ({@link GuestPorts#EXIT}). */
+    public int exitPort() { return GuestPorts.EXIT; }
+
+    /** How guest accesses choose between private and shared memory. */
+    public enum AccessModel {
+        /** A VM without private memory: every access is shared, nothing converts. */
+        SHARED_ONLY,
+        /**
+         * KVM takes the kind from the page's attribute (the software-protected VM): plain reads and writes reach
+         * whichever face the page has now; the guest converts with MAP_GPA_RANGE.
+         */
+        KVM_DERIVED,
+        /**
+         * The guest picks the kind per access (SEV-SNP C-bit, TDX shared bit): plain accesses are private, a
+         * mismatch with the attribute is a memory fault the host converts (an implicit conversion).
+         */
+        GUEST_CHOSEN
+    }
+}

@@ -1,0 +1,68 @@
+package org.janus.machine;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import org.janus.memory.api.MemoryFigures;
+
+/**
+ * What happened to a VM, collected when it ended (before its memory was released).
+ *
+ * @param id the VM's id
+ * @param name the spec's name
+ * @param kvm which KVM ran it, and why that one
+ * @param platform the platform id
+ * @param backend the memory backend, and why
+ * @param end how it ended ({@link VmState.Stopped} or {@link VmState.Failed})
+ * @param endedNormally whether the guest ended on its own and well: every vCPU halted, a shutdown, or exit code 0
+ * @param guestExitCode what the guest wrote to {@link GuestPorts#EXIT}, if it did
+ * @param ran from start to end
+ * @param launch the platform's launch summary
+ * @param launchDigest the launch measurement in hex, empty for platforms without one
+ * @param vcpus what each vCPU did
+ * @param conversions conversions by source and direction
+ * @param memory each RAM region's figures at the end
+ * @param console what the guest wrote to {@link GuestPorts#CONSOLE}
+ */
+public record RunSummary(String id, String name, String kvm, String platform, String backend, VmState end,
+                         boolean endedNormally, OptionalInt guestExitCode, Duration ran, String launch,
+                         String launchDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
+                         List<RegionFigures> memory, String console) {
+    public RunSummary {
+        vcpus = List.copyOf(vcpus);
+        conversions = List.copyOf(conversions);
+        memory = List.copyOf(memory);
+    }
+
+    /**
+     * One vCPU.
+     *
+     * @param id the vCPU id
+     * @param ending how its thread ended, e.g. {@code halted} or {@code stopped}
+     * @param exits KVM exits counted by kind ({@code io-out}, {@code hypercall}, {@code memory-fault}, ...)
+     */
+    public record VcpuSummary(int id, String ending, Map<String, Long> exits) {
+        public VcpuSummary {
+            exits = Map.copyOf(exits);
+        }
+
+        public long totalExits() { return exits.values().stream().mapToLong(Long::longValue).sum(); }
+    }
+
+    /**
+     * Conversions from one source in one direction.
+     *
+     * @param source {@code memory-fault}, {@code map-gpa-range} or {@code platform}
+     * @param direction {@code to-private} or {@code to-shared}
+     * @param requests requests received
+     * @param done requests carried out
+     * @param refused requests refused (the guest was told EINVAL or EAGAIN)
+     * @param bytes bytes of RAM the requests carried out covered (pages already in the target state included; MMIO
+     *        and holes skipped on the way to shared not)
+     */
+    public record ConversionCount(String source, String direction, long requests, long done, long refused, long bytes) {}
+
+    /** One RAM region: where, by which backend, and what it cost at the end. */
+    public record RegionFigures(String name, long gpa, String backend, MemoryFigures figures) {}
+}

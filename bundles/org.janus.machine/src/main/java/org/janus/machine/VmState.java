@@ -1,0 +1,32 @@
+package org.janus.machine;
+
+/** Where a VM is in its life. {@link Stopped} and {@link Failed} are final: the VM's resources are released. */
+public sealed interface VmState {
+
+    /** Assembled and launched; its vCPU threads are parked until {@link VmManager#start}. */
+    record Created() implements VmState {
+        @Override public String toString() { return "CREATED"; }
+    }
+
+    record Running() implements VmState {
+        @Override public String toString() { return "RUNNING"; }
+    }
+
+    /** Every vCPU is parked between two runs. */
+    record Paused() implements VmState {
+        @Override public String toString() { return "PAUSED"; }
+    }
+
+    /** Ended by the guest (halt, shutdown, exit port) or the host (stop); everything is released. */
+    record Stopped(String reason) implements VmState {
+        @Override public String toString() { return "STOPPED (" + reason + ")"; }
+    }
+
+    /** Ended by an error the VM cannot continue after; everything is released. */
+    record Failed(String reason) implements VmState {
+        @Override public String toString() { return "FAILED (" + reason + ")"; }
+    }
+
+    /** Whether the VM has ended and released its resources. */
+    default boolean isFinal() { return this instanceof Stopped || this instanceof Failed; }
+}

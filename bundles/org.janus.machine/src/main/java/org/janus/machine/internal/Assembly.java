@@ -1,0 +1,82 @@
+package org.janus.machine.internal;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.janus.kvm.api.Kvm;
+import org.janus.kvm.api.KvmVcpu;
+import org.janus.kvm.api.KvmVm;
+import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.MemoryBackend;
+import org.janus.platform.api.ConfidentialPlatform;
+import org.janus.platform.api.LaunchResult;
+
+/**
+ * Everything one VM was built from and holds, in the order it was made. {@link #release()} releases it in reverse
+ * (vCPUs, then RAM with its memslots, then the VM fd), whatever stage the building reached.
+ */
+final class Assembly {
+    private static final System.Logger LOG = System.getLogger(Assembly.class.getName());
+
+    private record Release(String what, AutoCloseable resource) {}
+
+    final SpecValidator.Plan plan;
+    final String name;
+    Kvm kvm;
+    ConfidentialPlatform platform;
+    KvmVm vm;
+    MemoryBackend backend;
+    MachineContext context;
+    final List<GuestRam> rams = new ArrayList<>();
+    final List<MmioHole> holes = new ArrayList<>();
+    GuestMemoryMap map;
+    VmConversions conversions;
+    final List<KvmVcpu> vcpus = new ArrayList<>();
+    LaunchResult launch;
+    private final Deque<Release> releases = new ArrayDeque<>();
+    private boolean closed;
+
+    Assembly(SpecValidator.Plan plan) {
+        this.plan = plan;
+        this.name = plan.spec().name();
+    }
+
+    /** Registers something made, to be released (in reverse order) by {@link #release()}. */
+    synchronized <T extends AutoCloseable> T own(String what, T resource) {
+        releases.push(new Release(what, resource));
+        return resource;
+    }
+
+    /** Closes the vCPU fds alone (kicking vCPU threads out of KVM_RUN); {@link #release()} skips them after. */
+    synchronized void closeVcpus() {
+        for (KvmVcpu v : vcpus) {
+            try {
+                v.close();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, name + ": closing vCPU " + v.id() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Releases everything, latest first. A failure to release one thing does not keep the rest.
+     *
+     * @return what could not be released, empty when all went
+     */
+    synchronized List<String> release() {
+        List<String> failures = new ArrayList<>();
+        if (closed) return failures;
+        closed = true;
+        while (!releases.isEmpty()) {
+            Release r = releases.pop();
+            try {
+                r.resource().close();
+            } catch (Exception e) {
+                failures.add(r.what() + ": " + e.getMessage());
+                LOG.log(System.Logger.Level.WARNING, name + ": releasing " + r.what() + " failed: " + e.getMessage());
+            }
+        }
+        return failures;
+    }
+}

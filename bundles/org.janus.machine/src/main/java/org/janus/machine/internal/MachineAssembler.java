@@ -1,0 +1,114 @@
+package org.janus.machine.internal;
+
+import java.util.List;
+import org.janus.kvm.api.KvmVcpu;
+import org.janus.kvm.api.VmType;
+import org.janus.kvm.sim.SimVcpu;
+import org.janus.machine.GuestProgramContext;
+import org.janus.machine.MachineException;
+import org.janus.machine.MachineException.Step;
+import org.janus.machine.MachineSpec;
+import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.MemoryBackend;
+import org.janus.memory.api.RamRegion;
+
+/**
+ * The default build recipe of a VM, read top-down: take the KVM, create the VM, take the memory backend, let the
+ * platform initialise the VM, add RAM, add vCPUs, load the guest programs, launch. The spec has been validated
+ * into a {@link SpecValidator.Plan}; the vCPU threads are started (parked) by the {@link VmInstance} after this.
+ * When a step fails, everything made so far is released in reverse and a {@link MachineException} names the step.
+ */
+final class MachineAssembler {
+    private final ServiceDirectory services;
+
+    MachineAssembler(ServiceDirectory services) { this.services = services; }
+
+    Assembly assemble(SpecValidator.Plan plan) {
+        Assembly a = new Assembly(plan);
+        Step step = Step.CHOOSE_KVM;
+        try {
+            chooseKvmAndPlatform(a);
+            step = Step.CREATE_VM;
+            createVm(a);
+            step = Step.CHOOSE_BACKEND;
+            chooseBackend(a);
+            step = Step.INIT_VM;
+            a.platform.initVm(a.context);
+            step = Step.CREATE_RAM;
+            addRam(a);
+            step = Step.CREATE_VCPU;
+            for (int id = 0; id < plan.spec().vcpus().count(); id++) {
+                step = Step.CREATE_VCPU;
+                KvmVcpu vcpu = addVcpu(a, id);
+                step = Step.INIT_VCPU;
+                a.platform.initVcpu(a.context, vcpu);
+            }
+            step = Step.LOAD_GUEST;
+            loadGuestPrograms(a);
+            step = Step.LAUNCH;
+            a.launch = a.platform.launch(a.context);
+            return a;
+        } catch (RuntimeException | Error e) {
+            List<String> leftovers = a.release();
+            MachineException failure = new MachineException(a.name, step, String.valueOf(e.getMessage()), e);
+            leftovers.forEach(l -> failure.addSuppressed(new IllegalStateException("not released: " + l)));
+            throw failure;
+        }
+    }
+
+    /** Validation chose both; a service that went away since is a failure here, not a silent substitute. */
+    private void chooseKvmAndPlatform(Assembly a) {
+        a.kvm = a.plan.kvm().kvm();
+        a.platform = a.plan.platform();
+        if (services.platform(a.plan.spec().platform().id()).orElse(null) != a.platform)
+            throw new IllegalStateException("platform " + a.plan.spec().platform().id() + " changed while the VM was being built");
+    }
+
+    private void createVm(Assembly a) {
+        long type = a.platform.vmType(a.kvm);
+        a.vm = a.own("VM fd (" + VmType.name(type) + ")", a.kvm.createVm(type));
+        a.context = new MachineContext(a.name, a.platform.id(), a.kvm, a.vm, a.plan.platformSpec(), a.plan.backend());
+    }
+
+    /** The backend validation chose, asked again about the VM itself. */
+    private void chooseBackend(Assembly a) {
+        MemoryBackend backend = services.backend(a.plan.backend())
+                .orElseThrow(() -> new IllegalStateException("memory backend " + a.plan.backend() + " is no longer registered"));
+        MemoryBackend.Suitability s = backend.suitability(a.vm);
+        if (!s.usable()) throw new IllegalStateException("the " + backend.id() + " backend cannot serve this VM: " + s.reason());
+        a.backend = backend;
+    }
+
+    /** One memslot per RAM region, in spec order (slot = index); then the memory map and the conversion engine. */
+    private void addRam(Assembly a) {
+        List<MachineSpec.Region> ram = a.plan.spec().memory().ram();
+        for (int slot = 0; slot < ram.size(); slot++) {
+            MachineSpec.Region r = ram.get(slot);
+            RamRegion region = new RamRegion(r.name(), slot, r.gpa(), r.size());
+            GuestRam g = a.backend.create(a.kvm, a.vm, region, a.plan.initialState());
+            a.rams.add(a.own("RAM " + r.name(), g));
+        }
+        for (MachineSpec.Region h : a.plan.spec().memory().mmio()) a.holes.add(new MmioHole(h.name(), h.gpa(), h.size()));
+        a.map = new GuestMemoryMap(a.rams, a.holes);
+        a.conversions = new VmConversions(new ConversionEngine(a.map));
+        a.context.memory(a.map, a.conversions);
+    }
+
+    private KvmVcpu addVcpu(Assembly a, int id) {
+        KvmVcpu vcpu = a.own("vCPU " + id, a.vm.createVcpu(id));
+        a.vcpus.add(vcpu);
+        a.context.addVcpu(vcpu);
+        return vcpu;
+    }
+
+    private void loadGuestPrograms(Assembly a) {
+        if (a.plan.guest() == null) return;
+        boolean inPlace = a.rams.stream().allMatch(GuestRam::preservesContents);
+        for (KvmVcpu vcpu : a.vcpus) {
+            if (!(vcpu instanceof SimVcpu sim))
+                throw new IllegalStateException("vCPU " + vcpu.id() + " is not a software-KVM vCPU; guest programs need the sim");
+            GuestProgramContext context = SpecValidator.guestContext(a.plan.spec(), vcpu.id(), a.plan.access(), inPlace);
+            sim.load(a.plan.guest().create(context));
+        }
+    }
+}

@@ -1,0 +1,340 @@
+package org.janus.machine.internal;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
+import java.io.StringReader;
+import java.math.BigDecimal;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.janus.machine.MachineSpec;
+import org.janus.machine.MachineSpec.GuestSection;
+import org.janus.machine.MachineSpec.ImageSection;
+import org.janus.machine.MachineSpec.KvmSection;
+import org.janus.machine.MachineSpec.MemorySection;
+import org.janus.machine.MachineSpec.PlatformSection;
+import org.janus.machine.MachineSpec.Region;
+import org.janus.machine.MachineSpec.VcpuSection;
+import org.janus.machine.SpecProblem;
+
+/**
+ * Reads a machine spec from JSON and checks its form: every member known, of the right type, required ones
+ * present, sizes readable. It does not stop at the first problem: what cannot be read is left null (or out of a
+ * list) and reading goes on, so that one pass names every problem with its JSON path.
+ */
+public final class SpecReader {
+    private static final Set<String> ROOT = Set.of("name", "kvm", "platform", "memory", "vcpus", "images", "guest");
+    private static final Set<String> KVM = Set.of("provider", "profile", "hardware");
+    private static final Set<String> MEMORY = Set.of("backend", "ram", "mmio");
+    private static final Set<String> REGION = Set.of("name", "gpa", "size");
+    private static final Set<String> VCPUS = Set.of("count", "model");
+    private static final Set<String> IMAGES = Set.of("firmware", "kernel", "initrd", "cmdline");
+    private static final Set<String> GUEST = Set.of("program", "options");
+
+    /**
+     * What was read, and every problem of form; fields that could not be read are null in {@code spec}, and
+     * region lists with an entry that could not be read hold the others and are named in {@code partial}
+     * ({@code ram}, {@code mmio}), so that their layout is not judged by a part.
+     */
+    public record Result(MachineSpec spec, List<SpecProblem> problems, Set<String> partial) {
+        public Result {
+            problems = List.copyOf(problems);
+            partial = Set.copyOf(partial);
+        }
+
+        public Result(MachineSpec spec, List<SpecProblem> problems) { this(spec, problems, Set.of()); }
+    }
+
+    private final Path base;
+    private final List<SpecProblem> problems = new ArrayList<>();
+    private final Set<String> partial = new HashSet<>();
+
+    private SpecReader(Path base) { this.base = base; }
+
+    public static Result read(String json, Path baseDirectory) {
+        SpecReader r = new SpecReader(baseDirectory == null ? Path.of("").toAbsolutePath() : baseDirectory.toAbsolutePath());
+        JsonElement root;
+        try {
+            JsonReader reader = new JsonReader(new StringReader(json));
+            reader.setStrictness(Strictness.STRICT);
+            root = JsonParser.parseReader(reader);
+        } catch (JsonParseException | IllegalStateException e) {
+            return new Result(null, List.of(new SpecProblem("$", "not valid JSON: " + e.getMessage())));
+        }
+        if (!root.isJsonObject()) return new Result(null, List.of(new SpecProblem("$", "a machine spec is a JSON object")));
+        MachineSpec spec = r.root(root.getAsJsonObject());
+        return new Result(spec, r.problems, r.partial);
+    }
+
+    private void problem(String path, String message) { problems.add(new SpecProblem(path, message)); }
+
+    private MachineSpec root(JsonObject o) {
+        unknown(o, "$", ROOT);
+        String name = string(o, "name", "$");
+        if (!o.has("name") || o.get("name").isJsonNull()) name = "vm";
+        else if (name != null && name.isBlank()) {
+            problem("$.name", "is blank");
+            name = null;
+        }
+        KvmSection kvm = o.has("kvm") ? kvm(object(o, "kvm", "$")) : KvmSection.DEFAULT;
+        PlatformSection platform = platform(o);
+        MemorySection memory = memory(o);
+        VcpuSection vcpus = o.has("vcpus") ? vcpus(object(o, "vcpus", "$")) : VcpuSection.DEFAULT;
+        ImageSection images = o.has("images") ? images(object(o, "images", "$")) : ImageSection.NONE;
+        GuestSection guest = o.has("guest") ? guest(object(o, "guest", "$")) : null;
+        return new MachineSpec(name, kvm, platform, memory, vcpus, images, guest);
+    }
+
+    private KvmSection kvm(JsonObject o) {
+        if (o == null) return null;
+        unknown(o, "$.kvm", KVM);
+        String provider = o.has("provider") ? string(o, "provider", "$.kvm") : MachineSpec.AUTO;
+        return new KvmSection(provider, string(o, "profile", "$.kvm"), string(o, "hardware", "$.kvm"));
+    }
+
+    private PlatformSection platform(JsonObject root) {
+        if (!root.has("platform")) {
+            problem("$.platform", "missing: name the platform, e.g. { \"id\": \"sw-protected\" } or { \"id\": \"none\" }");
+            return null;
+        }
+        JsonObject o = object(root, "platform", "$");
+        if (o == null) return null;
+        String id = string(o, "id", "$.platform");
+        if (id == null && !o.has("id")) problem("$.platform.id", "missing: the janus.platform id of a platform (none, sw-protected, sev-snp, ...)");
+        Map<String, Object> options = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : o.entrySet()) {
+            if (e.getKey().equals("id")) continue;
+            Object v = value(e.getValue(), "$.platform." + e.getKey());
+            if (v != null) options.put(e.getKey(), v);
+        }
+        return id == null ? null : new PlatformSection(id, options);
+    }
+
+    private MemorySection memory(JsonObject root) {
+        if (!root.has("memory")) {
+            problem("$.memory", "missing: at least one RAM region, e.g. { \"ram\": [ { \"name\": \"low\", \"gpa\": 0, \"size\": \"64M\" } ] }");
+            return null;
+        }
+        JsonObject o = object(root, "memory", "$");
+        if (o == null) return null;
+        unknown(o, "$.memory", MEMORY);
+        String backend = o.has("backend") ? string(o, "backend", "$.memory") : MachineSpec.AUTO;
+        List<Region> ram = regions(o, "ram", true);
+        List<Region> mmio = regions(o, "mmio", false);
+        return backend == null || ram == null || mmio == null ? null : new MemorySection(backend, ram, mmio);
+    }
+
+    private List<Region> regions(JsonObject o, String member, boolean required) {
+        String path = "$.memory." + member;
+        if (!o.has(member)) {
+            if (required) problem(path, "missing: a list of { \"name\", \"gpa\", \"size\" }");
+            return required ? null : List.of();
+        }
+        JsonElement e = o.get(member);
+        if (!e.isJsonArray()) {
+            problem(path, "must be a list of { \"name\", \"gpa\", \"size\" }, not " + kind(e));
+            return null;
+        }
+        JsonArray a = e.getAsJsonArray();
+        if (required && a.isEmpty()) problem(path, "is empty: a VM needs at least one RAM region");
+        List<Region> out = new ArrayList<>();
+        for (int i = 0; i < a.size(); i++) {
+            String p = path + "[" + i + "]";
+            if (!a.get(i).isJsonObject()) {
+                problem(p, "must be an object { \"name\", \"gpa\", \"size\" }, not " + kind(a.get(i)));
+                partial.add(member);
+                continue;
+            }
+            JsonObject r = a.get(i).getAsJsonObject();
+            unknown(r, p, REGION);
+            String name = required(r, "name", p, "a name for messages and reports");
+            if (name != null && name.isBlank()) {
+                problem(p + ".name", "is blank");
+                name = null;
+            }
+            Long gpa = size(r, "gpa", p);
+            Long size = size(r, "size", p);
+            if (!r.has("gpa")) problem(p + ".gpa", "missing: the first guest physical address");
+            if (!r.has("size")) problem(p + ".size", "missing: the size in bytes (e.g. \"64M\")");
+            // An entry that cannot be read is left out (its problems are named); the others are still checked.
+            if (name != null && gpa != null && size != null) out.add(new Region(name, gpa, size));
+            else partial.add(member);
+        }
+        return out;
+    }
+
+    private VcpuSection vcpus(JsonObject o) {
+        if (o == null) return null;
+        unknown(o, "$.vcpus", VCPUS);
+        Integer count = 1;
+        if (o.has("count")) {
+            JsonElement c = o.get("count");
+            Long n = integer(c);
+            if (n == null) {
+                problem("$.vcpus.count", "must be a whole number, not " + kind(c));
+                count = null;
+            } else if (n < Integer.MIN_VALUE || n > Integer.MAX_VALUE) {
+                problem("$.vcpus.count", n + " is out of range");
+                count = null;
+            } else {
+                count = n.intValue();
+            }
+        }
+        String model = string(o, "model", "$.vcpus");
+        return count == null ? null : new VcpuSection(count, model);
+    }
+
+    private ImageSection images(JsonObject o) {
+        if (o == null) return null;
+        unknown(o, "$.images", IMAGES);
+        return new ImageSection(path(o, "firmware"), path(o, "kernel"), path(o, "initrd"), string(o, "cmdline", "$.images"));
+    }
+
+    private Path path(JsonObject o, String member) {
+        String s = string(o, member, "$.images");
+        if (s == null) return null;
+        if (s.isBlank()) {
+            problem("$.images." + member, "is blank");
+            return null;
+        }
+        return base.resolve(s).normalize();
+    }
+
+    private GuestSection guest(JsonObject o) {
+        if (o == null) return null;
+        unknown(o, "$.guest", GUEST);
+        String program = required(o, "program", "$.guest", "the janus.guest name of a guest program (e.g. hello)");
+        Map<String, Object> options = Map.of();
+        if (o.has("options")) {
+            JsonElement e = o.get("options");
+            if (!e.isJsonObject()) problem("$.guest.options", "must be an object, not " + kind(e));
+            else {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> m = (Map<String, Object>) value(e, "$.guest.options");
+                if (m != null) options = m;
+            }
+        }
+        return program == null ? null : new GuestSection(program, options);
+    }
+
+    // ---- values ----
+
+    private void unknown(JsonObject o, String path, Set<String> known) {
+        for (String key : o.keySet()) {
+            if (!known.contains(key)) problem(path + "." + key, "unknown field; known here: " + String.join(", ", known.stream().sorted().toList()));
+        }
+    }
+
+    private JsonObject object(JsonObject parent, String member, String path) {
+        JsonElement e = parent.get(member);
+        if (e.isJsonObject()) return e.getAsJsonObject();
+        problem(path + "." + member, "must be an object, not " + kind(e));
+        return null;
+    }
+
+    /** A string member; null (with a problem) when it is there but not a string, null (silently) when absent. */
+    private String string(JsonObject o, String member, String path) {
+        if (!o.has(member) || o.get(member).isJsonNull()) return null;
+        JsonElement e = o.get(member);
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) return e.getAsString();
+        problem(path + "." + member, "must be a string, not " + kind(e));
+        return null;
+    }
+
+    private String required(JsonObject o, String member, String path, String what) {
+        if (!o.has(member)) {
+            problem(path + "." + member, "missing: " + what);
+            return null;
+        }
+        return string(o, member, path);
+    }
+
+    private Long size(JsonObject o, String member, String path) {
+        if (!o.has(member)) return null;
+        JsonElement e = o.get(member);
+        String p = path + "." + member;
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
+            Long n = integer(e);
+            if (n == null) {
+                problem(p, e + " is not a whole number of bytes (or overflows 64 bits)");
+                return null;
+            }
+            if (n < 0) {
+                problem(p, e + " is negative");
+                return null;
+            }
+            return n;
+        }
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
+            try {
+                return Sizes.parse(e.getAsString());
+            } catch (IllegalArgumentException bad) {
+                problem(p, bad.getMessage());
+                return null;
+            }
+        }
+        problem(p, "must be a number or a string such as \"64M\" or \"0x100000\", not " + kind(e));
+        return null;
+    }
+
+    /** A JSON number that is a whole number within 64 bits, else null. */
+    private static Long integer(JsonElement e) {
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) return null;
+        try {
+            return new BigDecimal(e.getAsString()).longValueExact();
+        } catch (ArithmeticException | NumberFormatException notWhole) {
+            return null;
+        }
+    }
+
+    /** A JSON value as plain Java values: String, Long or Double, Boolean, List, Map. Null is refused. */
+    private Object value(JsonElement e, String path) {
+        if (e.isJsonNull()) {
+            problem(path, "null is not a value; leave the member out instead");
+            return null;
+        }
+        if (e.isJsonPrimitive()) {
+            JsonPrimitive p = e.getAsJsonPrimitive();
+            if (p.isBoolean()) return p.getAsBoolean();
+            if (p.isString()) return p.getAsString();
+            Long whole = integer(p);
+            return whole != null ? (Object) whole : (Object) p.getAsDouble();
+        }
+        if (e.isJsonArray()) {
+            List<Object> list = new ArrayList<>();
+            JsonArray a = e.getAsJsonArray();
+            for (int i = 0; i < a.size(); i++) {
+                Object v = value(a.get(i), path + "[" + i + "]");
+                if (v != null) list.add(v);
+            }
+            return Collections.unmodifiableList(list);
+        }
+        Map<String, Object> map = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> m : e.getAsJsonObject().entrySet()) {
+            Object v = value(m.getValue(), path + "." + m.getKey());
+            if (v != null) map.put(m.getKey(), v);
+        }
+        return Collections.unmodifiableMap(map);
+    }
+
+    private static String kind(JsonElement e) {
+        if (e.isJsonNull()) return "null";
+        if (e.isJsonObject()) return "an object";
+        if (e.isJsonArray()) return "a list";
+        JsonPrimitive p = e.getAsJsonPrimitive();
+        if (p.isBoolean()) return "a boolean (" + p + ")";
+        if (p.isNumber()) return "a number (" + p + ")";
+        return "a string (" + p + ")";
+    }
+}

@@ -1,0 +1,277 @@
+package org.janus.machine.internal;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.janus.kvm.api.KvmCap;
+import org.janus.kvm.api.KvmException;
+import org.janus.kvm.api.KvmVm;
+import org.janus.kvm.api.VmType;
+import org.janus.machine.GuestProgramContext;
+import org.janus.machine.GuestProgramContext.AccessModel;
+import org.janus.machine.GuestProgramFactory;
+import org.janus.machine.MachineSpec;
+import org.janus.machine.MachineSpec.Region;
+import org.janus.machine.SpecException;
+import org.janus.machine.SpecProblem;
+import org.janus.memory.api.MemoryBackend;
+import org.janus.memory.api.PageState;
+import org.janus.memory.api.RamRegion;
+import org.janus.platform.api.ConfidentialPlatform;
+import org.janus.platform.api.PlatformSpec;
+
+/**
+ * Checks a machine spec against this host and the registered services before anything of the VM is created,
+ * and names every problem with its JSON path. Only a probe VM of the platform's type is created (and closed) to
+ * ask the memory backends whether they can serve it, as the host report does. What it decides on the way (KVM,
+ * backend) becomes the {@link Plan} the assembler follows.
+ */
+public final class SpecValidator {
+    /** KVM_MEM_SLOTS_NUM: slot ids are 16 bits, of which KVM accepts at most 32767 per address space. */
+    static final int MAX_MEMSLOTS = 32767;
+    /** The order {@code auto} tries backends in: in place first. */
+    static final List<String> BACKEND_PREFERENCE = List.of(MemoryBackend.GUEST_MEMFD, MemoryBackend.LEGACY);
+
+    /** What validation decided, for the assembler. */
+    public record Plan(MachineSpec spec, KvmChooser.Choice kvm, ConfidentialPlatform platform, PlatformSpec platformSpec,
+                       String backend, String backendReason, GuestProgramFactory guest, PageState initialState,
+                       AccessModel access) {}
+
+    private final ServiceDirectory services;
+
+    public SpecValidator(ServiceDirectory services) { this.services = services; }
+
+    /** Validates a spec read without problems of form. */
+    public Plan validate(MachineSpec spec) throws SpecException {
+        return validate(new SpecReader.Result(spec, List.of()));
+    }
+
+    /**
+     * Validates what the reader made of a spec, adding every problem of substance to those of form.
+     *
+     * @throws SpecException naming all of them
+     */
+    public Plan validate(SpecReader.Result read) throws SpecException {
+        List<SpecProblem> problems = new ArrayList<>(read.problems());
+        MachineSpec spec = read.spec();
+        if (spec == null) throw new SpecException(problems);
+
+        ConfidentialPlatform platform = null;
+        if (spec.platform() != null) {
+            platform = services.platform(spec.platform().id()).orElse(null);
+            if (platform == null) problems.add(new SpecProblem("$.platform.id", "no platform '" + spec.platform().id()
+                    + "' is registered; registered: " + listOrNone(services.platformIds())));
+        }
+        GuestProgramFactory guest = null;
+        if (spec.guest() != null) {
+            guest = services.guest(spec.guest().program()).orElse(null);
+            if (guest == null) problems.add(new SpecProblem("$.guest.program", "no guest program '" + spec.guest().program()
+                    + "' is registered; registered: " + listOrNone(services.guestNames())));
+        }
+        KvmChooser.Choice kvm = spec.kvm() == null ? null
+                : KvmChooser.choose(spec.kvm(), platform, spec.guest() != null, services, problems);
+        long page = kvm != null ? kvm.kvm().pageSize() : 4096;
+
+        if (spec.memory() != null && read.partial().isEmpty()) layout(spec.memory(), page, problems);
+        if (spec.vcpus() != null && spec.vcpus().count() < 1)
+            problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + ": a VM needs at least one vCPU"));
+        if (spec.images() != null) images(spec.images(), problems);
+
+        PlatformSpec platformSpec = platformSpec(spec);
+        String backend = null;
+        String backendReason = null;
+        PageState initial = null;
+        AccessModel access = null;
+        if (kvm != null) {
+            boolean sim = kvm.kvm().provider().equals("sim");
+            if (spec.guest() != null && !sim)
+                problems.add(new SpecProblem("$.guest.program", "guest programs run only on the software KVM (kvm.provider sim); "
+                        + "the " + kvm.kvm().provider() + " provider runs the guest's machine code"));
+            if (spec.guest() == null && sim && !hasProblemAt(problems, "$.guest"))
+                problems.add(new SpecProblem("$.guest", "missing: the software KVM runs guest programs, not machine code; name one "
+                        + "in guest.program (registered: " + listOrNone(services.guestNames()) + ")"));
+            if (spec.vcpus() != null) {
+                int max = kvm.kvm().checkExtension(KvmCap.MAX_VCPUS);
+                if (max > 0 && spec.vcpus().count() > max)
+                    problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + " vCPUs, but this KVM allows at most " + max
+                            + " (KVM_CAP_MAX_VCPUS)"));
+            }
+        }
+        if (kvm != null && platform != null && spec.platform() != null) {
+            ConfidentialPlatform.Support support = platform.support(kvm.kvm());
+            if (!support.supported()) {
+                problems.add(new SpecProblem("$.platform.id", "this host cannot run " + platform.id() + " VMs: " + support.reason()
+                        + " (KVM: " + kvm.reason() + ")"));
+            } else {
+                if (platformSpec != null) {
+                    for (ConfidentialPlatform.Problem p : platform.validate(platformSpec)) problems.add(new SpecProblem(p.path(), p.message()));
+                    initial = platform.initialRamState(platformSpec);
+                }
+                long type = platform.vmType(kvm.kvm());
+                access = accessModel(type);
+                if (spec.memory() != null) {
+                    BackendChoice chosen = backend(spec, kvm, platform, type, problems);
+                    if (chosen != null) {
+                        backend = chosen.id();
+                        backendReason = chosen.reason();
+                    }
+                }
+            }
+        }
+        // The guest's context needs a sound layout; with problems there, its options wait for the next run.
+        if (guest != null && spec.guest() != null && spec.memory() != null && spec.vcpus() != null && access != null
+                && backend != null && !hasProblemAt(problems, "$.memory") && !hasProblemAt(problems, "$.vcpus")) {
+            GuestProgramContext context = guestContext(spec, 0, access, MemoryBackend.GUEST_MEMFD.equals(backend));
+            for (SpecProblem p : guest.validate(context)) {
+                String path = p.path() == null || p.path().isEmpty() ? "$.guest.options" : "$.guest.options." + p.path();
+                problems.add(new SpecProblem(path, p.message()));
+            }
+        }
+        if (!problems.isEmpty()) throw new SpecException(problems);
+        return new Plan(spec, kvm, platform, platformSpec, backend, backendReason, guest, initial, access);
+    }
+
+    private static boolean hasProblemAt(List<SpecProblem> problems, String prefix) {
+        return problems.stream().anyMatch(p -> p.path().startsWith(prefix));
+    }
+
+    /** Sizes, alignment, names, overlaps and the memslot limit. */
+    private static void layout(MachineSpec.MemorySection memory, long page, List<SpecProblem> problems) {
+        record Area(String path, Region region) {}
+        List<Area> areas = new ArrayList<>();
+        Map<String, String> names = new HashMap<>();
+        if (memory.ram().size() > MAX_MEMSLOTS)
+            problems.add(new SpecProblem("$.memory.ram", memory.ram().size() + " RAM regions, one memslot each, but KVM has at most "
+                    + MAX_MEMSLOTS + " memslots"));
+        for (String kind : List.of("ram", "mmio")) {
+            List<Region> list = kind.equals("ram") ? memory.ram() : memory.mmio();
+            for (int i = 0; i < list.size(); i++) {
+                Region r = list.get(i);
+                String path = "$.memory." + kind + "[" + i + "]";
+                String clash = names.putIfAbsent(r.name(), path);
+                if (clash != null) problems.add(new SpecProblem(path + ".name", "'" + r.name() + "' is already the name of " + clash));
+                boolean ok = true;
+                if (r.size() == 0) {
+                    problems.add(new SpecProblem(path + ".size", "is zero"));
+                    ok = false;
+                } else if (r.size() % page != 0) {
+                    problems.add(new SpecProblem(path + ".size", Sizes.hex(r.size()) + " is not a multiple of the page size " + Sizes.hex(page)));
+                    ok = false;
+                }
+                if (r.gpa() % page != 0) {
+                    problems.add(new SpecProblem(path + ".gpa", Sizes.hex(r.gpa()) + " is not aligned to the page size " + Sizes.hex(page)));
+                    ok = false;
+                }
+                if (r.gpa() + r.size() < r.gpa()) {
+                    problems.add(new SpecProblem(path + ".size", "gpa " + Sizes.hex(r.gpa()) + " + size " + Sizes.hex(r.size())
+                            + " overflows 64 bits"));
+                    ok = false;
+                }
+                if (ok) areas.add(new Area(path, r));
+            }
+        }
+        // A sweep by start address: each area that begins before the furthest end so far overlaps that area.
+        areas.sort(Comparator.comparingLong((Area a) -> a.region().gpa()));
+        Area furthest = null;
+        for (Area a : areas) {
+            if (furthest != null && a.region().gpa() < furthest.region().end()) {
+                problems.add(new SpecProblem(a.path(), describe(a.region()) + " overlaps " + furthest.path() + " "
+                        + describe(furthest.region())));
+            }
+            if (furthest == null || a.region().end() > furthest.region().end()) furthest = a;
+        }
+    }
+
+    private static String describe(Region r) {
+        return "'" + r.name() + "' [" + Sizes.hex(r.gpa()) + ", " + Sizes.hex(r.end()) + ")";
+    }
+
+    private static void images(MachineSpec.ImageSection images, List<SpecProblem> problems) {
+        image("firmware", images.firmware(), problems);
+        image("kernel", images.kernel(), problems);
+        image("initrd", images.initrd(), problems);
+    }
+
+    private static void image(String member, Path file, List<SpecProblem> problems) {
+        if (file == null) return;
+        if (!Files.exists(file)) problems.add(new SpecProblem("$.images." + member, file + " does not exist"));
+        else if (!Files.isRegularFile(file)) problems.add(new SpecProblem("$.images." + member, file + " is not a file"));
+        else if (!Files.isReadable(file)) problems.add(new SpecProblem("$.images." + member, file + " is not readable"));
+    }
+
+    /**
+     * The explicit backend if the VM can use it, or the first usable one for {@code auto}. Suitability is asked of
+     * a probe VM of the platform's type, closed again at once.
+     *
+     * @return the backend and why, or null after adding a problem
+     */
+    private BackendChoice backend(MachineSpec spec, KvmChooser.Choice kvm, ConfidentialPlatform platform, long type,
+                             List<SpecProblem> problems) {
+        String wanted = spec.memory().backend();
+        List<String> candidates = new ArrayList<>();
+        for (String id : BACKEND_PREFERENCE) if (services.backend(id).isPresent()) candidates.add(id);
+        for (String id : services.backendIds()) if (!candidates.contains(id)) candidates.add(id);
+        if (!wanted.equals(MachineSpec.AUTO) && services.backend(wanted).isEmpty()) {
+            problems.add(new SpecProblem("$.memory.backend", "no memory backend '" + wanted + "' is registered; use auto or one of: "
+                    + listOrNone(candidates)));
+            return null;
+        }
+        Map<String, MemoryBackend.Suitability> verdicts = new HashMap<>();
+        try (KvmVm probe = kvm.kvm().createVm(type)) {
+            for (String id : candidates) verdicts.put(id, services.backend(id).orElseThrow().suitability(probe));
+        } catch (KvmException e) {
+            problems.add(new SpecProblem("$.platform.id", "a " + VmType.name(type) + " VM cannot be created here: " + e.getMessage()));
+            return null;
+        }
+        String what = "this " + platform.id() + " VM (" + kvm.kvm().provider() + ")";
+        if (!wanted.equals(MachineSpec.AUTO)) {
+            MemoryBackend.Suitability s = verdicts.get(wanted);
+            if (s.usable()) return new BackendChoice(wanted, s.reason());
+            List<String> alternatives = candidates.stream().filter(id -> !id.equals(wanted) && verdicts.get(id).usable())
+                    .map(id -> id + " would (" + verdicts.get(id).reason() + ")").toList();
+            problems.add(new SpecProblem("$.memory.backend", "the " + wanted + " backend cannot serve " + what + ": " + s.reason()
+                    + (alternatives.isEmpty() ? "; no registered backend can" : "; " + String.join("; ", alternatives))));
+            return null;
+        }
+        for (String id : candidates) {
+            if (verdicts.get(id).usable()) return new BackendChoice(id, "auto: " + verdicts.get(id).reason());
+        }
+        problems.add(new SpecProblem("$.memory.backend", "no registered backend can serve " + what + ": "
+                + (candidates.isEmpty() ? "none is registered" : String.join("; ",
+                        candidates.stream().map(id -> id + ": " + verdicts.get(id).reason()).toList()))));
+        return null;
+    }
+
+    private record BackendChoice(String id, String reason) {}
+
+    static PlatformSpec platformSpec(MachineSpec spec) {
+        if (spec.platform() == null || spec.vcpus() == null || spec.images() == null) return null;
+        MachineSpec.ImageSection i = spec.images();
+        return new PlatformSpec(spec.platform().options(), spec.vcpus().count(), spec.vcpus().model(), i.firmware(), i.kernel(),
+                i.initrd(), i.cmdline());
+    }
+
+    /** How a VM of this type's guest accesses choose between the faces of its memory. */
+    static AccessModel accessModel(long vmType) {
+        if (vmType == VmType.X86_SNP || vmType == VmType.X86_TDX) return AccessModel.GUEST_CHOSEN;
+        if (vmType == VmType.X86_SW_PROTECTED) return AccessModel.KVM_DERIVED;
+        return AccessModel.SHARED_ONLY;
+    }
+
+    static GuestProgramContext guestContext(MachineSpec spec, int vcpu, AccessModel access, boolean preservesContents) {
+        List<RamRegion> ram = new ArrayList<>();
+        List<Region> regions = spec.memory().ram();
+        for (int i = 0; i < regions.size(); i++) ram.add(new RamRegion(regions.get(i).name(), i, regions.get(i).gpa(), regions.get(i).size()));
+        ram.sort(Comparator.comparingLong(RamRegion::gpa));
+        return new GuestProgramContext(spec.platform().id(), spec.guest().options(), ram, vcpu, spec.vcpus().count(), access,
+                preservesContents);
+    }
+
+    private static String listOrNone(List<String> names) {
+        return names.isEmpty() ? "none" : String.join(", ", names);
+    }
+}
