@@ -156,6 +156,7 @@ public final class KernelRules {
             case 9 -> Math.min(Runtime.getRuntime().availableProcessors(), maxVcpus()); // NR_VCPUS
             case 10 -> x86 ? 32764 : 32767;                     // NR_MEMSLOTS (KVM_USER_MEM_SLOTS)
             case 66 -> maxVcpus();                              // MAX_VCPUS
+            case 128 -> maxVcpuIds();                           // MAX_VCPU_ID: the first id KVM_CREATE_VCPU refuses
             case 98, 105, 136 -> 1;                             // ENABLE_CAP_VM, CHECK_EXTENSION_VM, IMMEDIATE_EXIT
             case 101 -> x86 ? 0 : 1;                            // VM_ATTRIBUTES (arm64 VM device attributes)
             case 165 -> x86 ? 0 : ARM_MAX_IPA_BITS;             // ARM_VM_IPA_SIZE
@@ -179,6 +180,9 @@ public final class KernelRules {
     }
 
     public int maxVcpus() { return isX86() ? 4096 : 512; }
+
+    /** KVM_MAX_VCPU_IDS: x86 allows sparse APIC ids, four per vCPU; arm64 one per vCPU. */
+    public int maxVcpuIds() { return isX86() ? 4 * maxVcpus() : maxVcpus(); }
 
     /** KVM_GET_VCPU_MMAP_SIZE in pages: kvm_run, the PIO page (x86) and the coalesced MMIO ring. */
     public int vcpuMmapPages() { return isX86() ? 3 : 2; }

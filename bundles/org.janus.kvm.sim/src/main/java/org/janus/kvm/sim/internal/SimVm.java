@@ -326,7 +326,7 @@ final class SimVm implements KvmVm, SimVmView {
     @Override public KvmVcpu createVcpu(int vcpuId) {
         String op = "KVM_CREATE_VCPU";
         ensureOpen(op);
-        int maxIds = rules.isX86() ? 4 * rules.maxVcpus() : rules.maxVcpus();
+        int maxIds = rules.maxVcpuIds();
         synchronized (host.lock) {
             if (vcpuId < 0 || vcpuId >= maxIds) throw new KvmException(op, Errno.EINVAL, "vCPU id " + vcpuId + " out of range");
             if (vcpus.size() >= rules.maxVcpus()) throw new KvmException(op, Errno.EINVAL, "too many vCPUs");
