@@ -2,17 +2,31 @@ package org.janus.itests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * {@code bin/janus run} on each spec of examples/, as a user runs it: a separate JVM on the packaged
- * distribution, whose exit code says whether the guest ended normally.
+ * distribution, whose exit code says whether the guest ended normally; and {@code bin/janus measure} on the SEV-SNP
+ * ones. The SEV-SNP examples boot Debian's OVMF ({@value #OVMF}): without it they are skipped, except in CI, where
+ * they fail.
  */
 class ExamplesIT {
+    static final String OVMF = "/usr/share/ovmf/OVMF.fd";
+    /** The launch digests sev-snp-measure computed for Debian's OVMF images, recorded by the SEV-SNP platform's tests. */
+    static final Path MEASUREMENTS = Path.of("../bundles/org.janus.platform.snp/src/test/resources/measurements.json");
     private static Distribution dist;
     private static Path examples;
 
@@ -31,7 +45,8 @@ class ExamplesIT {
 
     @Test
     void theDistributionCarriesTheExamples() throws Exception {
-        for (String name : new String[] {"plain.json", "sw-protected-inplace.json", "sw-protected-legacy.json"}) {
+        for (String name : new String[] {"plain.json", "sw-protected-inplace.json", "sw-protected-legacy.json", "snp-inplace.json",
+                "snp-legacy.json"}) {
             assertEquals(Files.readString(examples.resolve(name)), Files.readString(dist.home().resolve("examples").resolve(name)), name);
         }
     }
@@ -64,6 +79,73 @@ class ExamplesIT {
         assertTrue(r.out().contains("profile 7.3"), r.toString());
         assertTrue(r.out().contains("contents zeroed as expected"), r.toString());
         assertTrue(r.out().contains("result: ok"), r.toString());
+    }
+
+    static void requireOvmf() {
+        if (Files.isReadable(Path.of(OVMF))) return;
+        String reason = OVMF + " is not installed; Debian's ovmf package provides it (apt-get install -y ovmf)";
+        if (System.getenv("CI") != null || Boolean.getBoolean("janus.ovmf.required")) fail(reason + " (required in CI)");
+        assumeTrue(false, reason);
+    }
+
+    /** What sev-snp-measure computed for a QEMU launch of OVMF.fd with 2 vCPUs of model EPYC-v4. */
+    static String sevSnpMeasureDigest() throws Exception {
+        JsonObject data = JsonParser.parseString(Files.readString(MEASUREMENTS)).getAsJsonObject();
+        for (JsonElement e : data.getAsJsonArray("measurements")) {
+            JsonObject m = e.getAsJsonObject();
+            if (m.get("image").getAsString().equals("OVMF.fd") && m.get("vcpus").getAsInt() == 2
+                    && m.get("vcpuModel").getAsString().equals("EPYC-v4") && m.get("guestFeatures").getAsString().equals("0x1"))
+                return m.get("digest").getAsString();
+        }
+        throw new AssertionError(MEASUREMENTS + " records no digest for OVMF.fd, 2 vCPUs, EPYC-v4");
+    }
+
+    private static String line(String text, String prefix) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(prefix) + "(\\S+)").matcher(text);
+        assertTrue(m.find(), "no line starting '" + prefix + "' in\n" + text);
+        return m.group(1);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"snp-inplace.json, guest-memfd, in place, inplace", "snp-legacy.json, legacy, legacy, 7.3"})
+    void anSnpGuestBootsAndItsLaunchDigestIsTheExpectedOne(String example, String backend, String launch, String profile) throws Exception {
+        requireOvmf();
+        Distribution.Run r = run("run", example(example));
+        assertEquals(0, r.exitCode(), r.toString());
+        String out = r.out();
+        assertTrue(out.contains("platform  sev-snp") && out.contains("memory    " + backend + " (") && out.contains("profile " + profile),
+                r.toString());
+        assertTrue(out.contains("SEV-SNP launch finished (" + launch), r.toString());
+        String digest = line(out, "  digest    ");
+        assertEquals(digest, line(out, "  expected  "), "the firmware's digest and the one computed ahead");
+        assertEquals(sevSnpMeasureDigest(), digest, "what sev-snp-measure computes for a QEMU launch of the same guest");
+        assertTrue(out.contains("  measured  equal"), r.toString());
+        assertTrue(out.contains("| Run /init as init process: 2 vCPUs up, 64 MiB accepted, SWIOTLB and 2 GHCBs shared; exit code 0"), r.toString());
+        // 32 chunks of 2 MiB: half accepted by MAP_GPA_RANGE, half by touch (512 memory faults each); GHCBs, SWIOTLB and
+        // the unaccepted memory made shared.
+        assertTrue(out.contains("map-gpa-range  to-private  16        16    0        32 MiB"), r.toString());
+        assertTrue(out.contains("memory-fault   to-private  8192      8192  0        32 MiB"), r.toString());
+        assertTrue(out.contains("map-gpa-range  to-shared   4         4     0"), r.toString());
+        assertTrue(out.strip().endsWith("result: ok - the guest wrote exit code 0 to port 0xf4 (vCPU 0)"), r.toString());
+
+        Distribution.Run m = run("measure", example(example));
+        assertEquals(0, m.exitCode(), m.toString());
+        assertEquals(digest, line(m.out(), "  expected  "), m.toString());
+        assertTrue(m.out().contains("  vcpus     2 x EPYC-v4") && m.out().contains("  firmware  " + OVMF), m.toString());
+    }
+
+    @Test
+    void measureNamesTheProblemsOfASpecAndRefusesAPlatformThatMeasuresNothing() throws Exception {
+        requireOvmf();
+        Path bad = dist.home().resolve("bad-policy.json");
+        Files.writeString(bad, Files.readString(examples.resolve("snp-inplace.json")).replace("\"0x30000\"", "\"0x10000\""));
+        Distribution.Run r = run("measure", bad.toString());
+        assertEquals(2, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("$.platform.policy: 0x10000 clears bit 17"), r.toString());
+        assertEquals("", r.out(), "nothing measured");
+        Distribution.Run plain = run("measure", example("plain.json"));
+        assertEquals(1, plain.exitCode(), plain.toString());
+        assertTrue(plain.err().contains("the none platform measures nothing"), plain.toString());
     }
 
     @Test

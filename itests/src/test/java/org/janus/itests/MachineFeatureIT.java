@@ -26,10 +26,11 @@ class MachineFeatureIT {
             String notActive = Arrays.stream(context.getBundles()).filter(b -> b.getState() != Bundle.ACTIVE)
                     .map(b -> b.getSymbolicName() + "=" + b.getState()).collect(Collectors.joining(", "));
             assertEquals("", notActive, "bundles not active");
-            for (String filter : List.of("(objectClass=org.janus.machine.VmManager)", "(janus.command=run)",
-                    "(janus.platform=none)", "(janus.platform=sw-protected)",
+            for (String filter : List.of("(objectClass=org.janus.machine.VmManager)", "(janus.command=run)", "(janus.command=measure)",
+                    "(janus.platform=none)", "(janus.platform=sw-protected)", "(janus.platform=sev-snp)",
                     "(janus.memory.backend=guest-memfd)", "(janus.memory.backend=legacy)",
-                    "(janus.guest=hello)", "(janus.guest=conversion-storm)")) {
+                    "(janus.guest=hello)", "(janus.guest=conversion-storm)", "(janus.guest=linux-snp-boot)",
+                    "(janus.guest=framebuffer)", "(janus.guest=script)")) {
                 assertNotNull(context.getAllServiceReferences(null, filter), filter + " is registered");
             }
         } finally {

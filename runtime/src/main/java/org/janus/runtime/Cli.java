@@ -29,17 +29,22 @@ public final class Cli {
                   Starts Janus with the Gogo shell (lb, scr:list, ...); `exit 0` or end of input stops it.
               run SPEC.json [--timeout S] [--feature F]...
                   Builds the VM a machine spec describes (examples/ has some), runs it to its end and prints what
-                  happened: how the guest ended, exits per vCPU, conversions, memory per region, launch digest,
-                  console output. Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or
+                  happened: how the guest ended, exits per vCPU, conversions, memory per region, the launch digest
+                  the firmware computed beside the one expected from the spec, console output. Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or
                   exit code 0 on port 0xf4), 1 when it did not or the VM could not be built, 2 for a bad command
                   line or a spec with problems (each named with its JSON path). --timeout: seconds the guest may
                   run before it is stopped (default 600). Starts the machine feature too.
+              measure SPEC.json
+                  Prints the launch digest the VM of a machine spec will have (e.g. the SEV-SNP measurement of its
+                  OVMF image, vCPU count and model), computed from the spec alone without building anything: what
+                  an attestation report of that VM must carry. Exit code 0 when printed, 1 when the platform
+                  measures nothing or the digest cannot be computed, 2 for a spec with problems.
               start [--feature F]...
                   Starts Janus and runs until stopped (SIGTERM or Ctrl-C).
               help
                   This text.
 
-            Features are features/<name>.json; core, sim and linux are always started (run adds machine).
+            Features are features/<name>.json; core, sim and linux are always started (run and measure add machine).
             """;
 
     private static final List<String> BASE_FEATURES = List.of("core", "sim", "linux");
@@ -89,6 +94,7 @@ public final class Cli {
                 case "host-report" -> new HostReportCli(launcher, BASE_FEATURES, out, err).run(rest);
                 case "shell" -> shell(rest);
                 case "run" -> new RunCli(launcher, out, err).run(rest);
+                case "measure" -> new MeasureCli(launcher, out, err).run(rest);
                 case "start" -> runUntilStopped(rest);
                 case "help", "--help", "-h" -> {
                     out.print(USAGE_TEXT);

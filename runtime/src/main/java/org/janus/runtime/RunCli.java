@@ -94,7 +94,7 @@ final class RunCli {
         try {
             Cli.reportStartFailures(started, err);
             BundleContext context = started.framework().getBundleContext();
-            ServiceReference<?> command = awaitCommand(context, 20_000);
+            ServiceReference<?> command = awaitCommand(context, COMMAND_FILTER, "run", 20_000);
             return call(context, command, options);
         } finally {
             started.stop();
@@ -137,30 +137,31 @@ final class RunCli {
         return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
     }
 
-    private ServiceReference<?> awaitCommand(BundleContext context, long timeoutMillis) throws LaunchException {
+    /** Waits for the machine bundle's command service matching {@code filter} (e.g. {@value #COMMAND_FILTER}). */
+    static ServiceReference<?> awaitCommand(BundleContext context, String filter, String name, long timeoutMillis) throws LaunchException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
         while (true) {
-            ServiceReference<?> command = first(context);
+            ServiceReference<?> command = first(context, filter);
             if (command != null) return command;
             if (System.nanoTime() > deadline) {
                 List<String> inactive = Arrays.stream(context.getBundles())
                         .filter(b -> b.getBundleId() != 0 && b.getState() != Bundle.ACTIVE && b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
                         .map(b -> b.getSymbolicName() + " (state " + b.getState() + ")").toList();
-                throw new LaunchException("the run command (bundle org.janus.machine, feature machine) did not register within "
+                throw new LaunchException("the " + name + " command (bundle org.janus.machine, feature machine) did not register within "
                         + timeoutMillis / 1000 + " s" + (inactive.isEmpty() ? "" : "; bundles not active: " + String.join(", ", inactive)));
             }
             try {
                 Thread.sleep(POLL_MS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new LaunchException("interrupted while waiting for the run command");
+                throw new LaunchException("interrupted while waiting for the " + name + " command");
             }
         }
     }
 
-    private static ServiceReference<?> first(BundleContext context) {
+    private static ServiceReference<?> first(BundleContext context, String filter) {
         try {
-            ServiceReference<?>[] refs = context.getAllServiceReferences(null, COMMAND_FILTER);
+            ServiceReference<?>[] refs = context.getAllServiceReferences(null, filter);
             if (refs == null || refs.length == 0) return null;
             return Arrays.stream(refs).max(ServiceReference::compareTo).orElse(null);
         } catch (InvalidSyntaxException e) {

@@ -45,9 +45,22 @@ class CliTest {
     }
 
     @Test
+    void measureNeedsOneExistingSpec(@TempDir Path home) throws Exception {
+        assertEquals(Cli.USAGE, run(home, "measure"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("measure: which spec?"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(Cli.USAGE, run(home, "measure", "a.json", "b.json"));
+        assertEquals(Cli.USAGE, run(home, "measure", "a.json", "--timeout", "1"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("measure: unknown option --timeout"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(Cli.USAGE, run(home, "measure", home.resolve("missing.json").toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("missing.json is not a file"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(Path.of("a.json").toAbsolutePath(), MeasureCli.parse(List.of("a.json")));
+    }
+
+    @Test
     void helpGoesToStandardOutput(@TempDir Path home) {
         assertEquals(Cli.OK, run(home, "help"));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("host-report [--json]"));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("measure SPEC.json"));
     }
 
     @Test

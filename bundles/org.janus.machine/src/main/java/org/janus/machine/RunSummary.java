@@ -3,6 +3,7 @@ package org.janus.machine;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import org.janus.memory.api.MemoryFigures;
 
@@ -19,7 +20,10 @@ import org.janus.memory.api.MemoryFigures;
  * @param guestExitCode what the guest wrote to {@link GuestPorts#EXIT}, if it did
  * @param ran from start to end
  * @param launch the platform's launch summary
- * @param launchDigest the launch measurement in hex, empty for platforms without one
+ * @param launchDigest the launch digest the firmware computed, in hex; empty for platforms that measure nothing, and
+ *        where the KVM cannot tell it (real SEV firmware gives it only to the guest, in its attestation report)
+ * @param expectedDigest the launch digest computed ahead from the spec alone (what {@code janus measure} prints), in
+ *        hex; empty for platforms that measure nothing
  * @param vcpus what each vCPU did
  * @param conversions conversions by source and direction
  * @param memory each RAM region's figures at the end
@@ -27,12 +31,21 @@ import org.janus.memory.api.MemoryFigures;
  */
 public record RunSummary(String id, String name, String kvm, String platform, String backend, VmState end,
                          boolean endedNormally, OptionalInt guestExitCode, Duration ran, String launch,
-                         String launchDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
+                         String launchDigest, String expectedDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
                          List<RegionFigures> memory, String console) {
     public RunSummary {
         vcpus = List.copyOf(vcpus);
         conversions = List.copyOf(conversions);
         memory = List.copyOf(memory);
+    }
+
+    /**
+     * Whether the firmware's launch digest is the one computed ahead: empty when either is unknown, so that there is
+     * nothing to compare.
+     */
+    public Optional<Boolean> digestMatches() {
+        if (launchDigest.isEmpty() || expectedDigest.isEmpty()) return Optional.empty();
+        return Optional.of(launchDigest.equalsIgnoreCase(expectedDigest));
     }
 
     /**

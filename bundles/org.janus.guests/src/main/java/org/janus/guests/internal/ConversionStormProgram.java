@@ -14,7 +14,7 @@ import org.janus.memory.api.RamRegion;
 
 /**
  * Converts random ranges of RAM back and forth and checks that the memory says what the conversions promise.
- * Each vCPU owns a slice of every RAM region (the i-th of n equal parts), so vCPUs never touch each other's
+ * Each vCPU owns a slice of every RAM region it is given (the i-th of n equal parts), so vCPUs never touch each other's
  * pages. One iteration picks a page size the slice can hold (4 KiB, 2 MiB, 1 GiB), a run of such pages aligned to
  * it, and then:
  * <ol>
@@ -52,13 +52,16 @@ final class ConversionStormProgram implements GuestProgram {
     }
 
     private final GuestProgramContext context;
+    private final List<RamRegion> ram;
     private final long seed;
     private final long iterations;
     private final List<PageSize> sizes;
     private final int pagesPerRange;
 
-    ConversionStormProgram(GuestProgramContext context, long seed, long iterations, List<PageSize> sizes, int pagesPerRange) {
+    ConversionStormProgram(GuestProgramContext context, List<RamRegion> ram, long seed, long iterations, List<PageSize> sizes,
+                           int pagesPerRange) {
         this.context = context;
+        this.ram = List.copyOf(ram);
         this.seed = seed;
         this.iterations = iterations;
         this.sizes = sizes;
@@ -79,7 +82,7 @@ final class ConversionStormProgram implements GuestProgram {
 
     @Override public void run(GuestCpu cpu) {
         int vcpu = cpu.vcpuId();
-        List<Slice> slices = slices(context.ram(), vcpu, context.vcpuCount());
+        List<Slice> slices = slices(ram, vcpu, context.vcpuCount());
         SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + vcpu);
         long conversions = 0;
         long bytes = 0;

@@ -14,7 +14,8 @@ import org.janus.platform.api.LaunchResult;
 
 /**
  * Everything one VM was built from and holds, in the order it was made. {@link #release()} releases it in reverse
- * (vCPUs, then RAM with its memslots, then the VM fd), whatever stage the building reached.
+ * (vCPUs, then RAM with its memslots, then what the platform keeps in the VM's state, then the VM fd), whatever
+ * stage the building reached.
  */
 final class Assembly {
     private static final System.Logger LOG = System.getLogger(Assembly.class.getName());
@@ -34,6 +35,10 @@ final class Assembly {
     VmConversions conversions;
     final List<KvmVcpu> vcpus = new ArrayList<>();
     LaunchResult launch;
+    /** The launch measurement the platform computed ahead from the spec alone; empty where it measures nothing. */
+    byte[] expectedDigest = new byte[0];
+    /** The launch digest the firmware computed, where the KVM can tell it (the software KVM's SNP model); else empty. */
+    byte[] firmwareDigest = new byte[0];
     private final Deque<Release> releases = new ArrayDeque<>();
     private boolean closed;
 

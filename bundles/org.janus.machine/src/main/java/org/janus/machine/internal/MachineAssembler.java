@@ -3,6 +3,7 @@ package org.janus.machine.internal;
 import java.util.List;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.VmType;
+import org.janus.kvm.sim.SimKvm;
 import org.janus.kvm.sim.SimVcpu;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
@@ -14,7 +15,8 @@ import org.janus.memory.api.RamRegion;
 
 /**
  * The default build recipe of a VM, read top-down: take the KVM, create the VM, take the memory backend, let the
- * platform initialise the VM, add RAM, add vCPUs, load the guest programs, launch. The spec has been validated
+ * platform initialise the VM, add RAM, add vCPUs, load the guest programs, launch (with the measurement the launch
+ * should produce computed ahead, and the one the firmware computed taken after, where the KVM tells it). The spec has been validated
  * into a {@link SpecValidator.Plan}; the vCPU threads are started (parked) by the {@link VmInstance} after this.
  * When a step fails, everything made so far is released in reverse and a {@link MachineException} names the step.
  */
@@ -46,7 +48,9 @@ final class MachineAssembler {
             step = Step.LOAD_GUEST;
             loadGuestPrograms(a);
             step = Step.LAUNCH;
+            a.expectedDigest = a.platform.expectedMeasurement(a.plan.platformSpec()).orElse(new byte[0]);
             a.launch = a.platform.launch(a.context);
+            a.firmwareDigest = firmwareDigest(a);
             return a;
         } catch (RuntimeException | Error e) {
             List<String> leftovers = a.release();
@@ -68,6 +72,8 @@ final class MachineAssembler {
         long type = a.platform.vmType(a.kvm);
         a.vm = a.own("VM fd (" + VmType.name(type) + ")", a.kvm.createVm(type));
         a.context = new MachineContext(a.name, a.platform.id(), a.kvm, a.vm, a.plan.platformSpec(), a.plan.backend());
+        // Released before the VM fd: e.g. the /dev/sev a platform holds from initVm until its launch has finished.
+        a.own("platform state", a.context::closePlatformState);
     }
 
     /** The backend validation chose, asked again about the VM itself. */
@@ -99,6 +105,20 @@ final class MachineAssembler {
         a.vcpus.add(vcpu);
         a.context.addVcpu(vcpu);
         return vcpu;
+    }
+
+    /**
+     * The digest the firmware computed for the launch, where the KVM can tell it: the software KVM's SEV firmware
+     * model can. Real firmware gives it only to the guest (in its attestation report), so on the real kernel it is
+     * empty and only the expected digest is known.
+     */
+    private static byte[] firmwareDigest(Assembly a) {
+        if (a.launch.measurement().length == 0 || !(a.kvm instanceof SimKvm sim)) return new byte[0];
+        try {
+            return sim.launchDigest(a.vm);
+        } catch (IllegalStateException noSnpLaunch) {
+            return new byte[0];     // a platform that measures something other than an SNP launch
+        }
     }
 
     private void loadGuestPrograms(Assembly a) {

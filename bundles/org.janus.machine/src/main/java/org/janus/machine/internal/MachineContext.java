@@ -133,16 +133,28 @@ final class MachineContext implements VmContext {
         return true;
     }
 
-    /**
-     * Not available yet: {@link GuestRam} does not expose the address of its shared mapping. The SEV-SNP legacy
-     * launch (uaddr = source buffer) needs an additive {@code GuestRam.hostAddress(gpa)}.
-     */
-    @Override public long hostAddress(long gpa) {
-        throw new PlatformException(platform, "hostAddress", "the machine cannot tell host addresses of guest RAM yet "
-                + "(GuestRam exposes no mapping address)", null);
-    }
-
     @Override public Map<String, Object> platformState() { return platformState; }
+
+    /**
+     * Closes what the platform left in {@link #platformState()} that holds something (an {@link AutoCloseable}, e.g.
+     * the /dev/sev of a VM that failed between initVm and its launch) and forgets the state: the platform cannot,
+     * since a VM may end at any step and the platform keeps nothing itself.
+     *
+     * @throws IllegalStateException naming each value that could not be closed (the others are closed all the same)
+     */
+    void closePlatformState() {
+        List<String> failures = new ArrayList<>();
+        for (Map.Entry<String, Object> e : platformState.entrySet()) {
+            if (!(e.getValue() instanceof AutoCloseable c)) continue;
+            try {
+                c.close();
+            } catch (Exception failure) {
+                failures.add(e.getKey() + ": " + failure.getMessage());
+            }
+        }
+        platformState.clear();
+        if (!failures.isEmpty()) throw new IllegalStateException("platform state not closed: " + String.join("; ", failures));
+    }
 
     @Override public void log(String message) {
         log.add(message);

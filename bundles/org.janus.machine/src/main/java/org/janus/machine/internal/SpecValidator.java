@@ -108,7 +108,7 @@ public final class SpecValidator {
                         + " (KVM: " + kvm.reason() + ")"));
             } else {
                 if (platformSpec != null) {
-                    for (ConfidentialPlatform.Problem p : platform.validate(platformSpec)) problems.add(new SpecProblem(p.path(), p.message()));
+                    platformProblems(platform, platformSpec, problems);
                     initial = platform.initialRamState(platformSpec);
                 }
                 long type = platform.vmType(kvm.kvm());
@@ -133,6 +133,49 @@ public final class SpecValidator {
         }
         if (!problems.isEmpty()) throw new SpecException(problems);
         return new Plan(spec, kvm, platform, platformSpec, backend, backendReason, guest, initial, access);
+    }
+
+    /** What a launch measurement is computed from: the platform and its part of the spec. */
+    public record Measurable(MachineSpec spec, ConfidentialPlatform platform, PlatformSpec platformSpec) {}
+
+    /**
+     * Checks what the launch measurement of a spec depends on, without asking the host anything: the form, the
+     * layout, the vCPUs, the images and the platform's own options (e.g. the SEV-SNP policy and firmware). Which KVM,
+     * backend or guest program would run it is not checked: a spec can be measured on a host that cannot run it.
+     *
+     * @throws SpecException naming every problem found
+     */
+    public Measurable validateForMeasurement(SpecReader.Result read) throws SpecException {
+        List<SpecProblem> problems = new ArrayList<>(read.problems());
+        MachineSpec spec = read.spec();
+        if (spec == null) throw new SpecException(problems);
+        ConfidentialPlatform platform = null;
+        if (spec.platform() != null) {
+            platform = services.platform(spec.platform().id()).orElse(null);
+            if (platform == null) problems.add(new SpecProblem("$.platform.id", "no platform '" + spec.platform().id()
+                    + "' is registered; registered: " + listOrNone(services.platformIds())));
+        }
+        if (spec.memory() != null && read.partial().isEmpty()) layout(spec.memory(), 4096, problems);
+        if (spec.vcpus() != null && spec.vcpus().count() < 1)
+            problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + ": a VM needs at least one vCPU"));
+        if (spec.images() != null) images(spec.images(), problems);
+        PlatformSpec platformSpec = platformSpec(spec);
+        if (platform != null && platformSpec != null) {
+            platformProblems(platform, platformSpec, problems);
+        }
+        if (!problems.isEmpty()) throw new SpecException(problems);
+        return new Measurable(spec, platform, platformSpec);
+    }
+
+    /**
+     * The platform's problems with its part of the spec; an image the machine already found missing or unreadable is
+     * not named a second time.
+     */
+    private static void platformProblems(ConfidentialPlatform platform, PlatformSpec spec, List<SpecProblem> problems) {
+        for (ConfidentialPlatform.Problem p : platform.validate(spec)) {
+            boolean imageKnownBad = p.path().startsWith("$.images.") && problems.stream().anyMatch(q -> q.path().equals(p.path()));
+            if (!imageKnownBad) problems.add(new SpecProblem(p.path(), p.message()));
+        }
     }
 
     private static boolean hasProblemAt(List<SpecProblem> problems, String prefix) {

@@ -19,7 +19,7 @@ final class SummaryText {
         b.append("  platform  ").append(s.platform()).append('\n');
         b.append("  memory    ").append(s.backend()).append('\n');
         b.append("  launch    ").append(s.launch().isEmpty() ? "-" : s.launch()).append('\n');
-        b.append("  digest    ").append(s.launchDigest().isEmpty() ? "none (this platform measures nothing)" : s.launchDigest()).append('\n');
+        digests(b, s);
         b.append('\n');
         b.append("Guest ended: ").append(s.end()).append(s.guestExitCode().isPresent() ? ", exit code " + s.guestExitCode().getAsInt() : "")
                 .append(String.format(Locale.ROOT, " after %.3f s", s.ran().toNanos() / 1e9)).append('\n');
@@ -69,6 +69,23 @@ final class SummaryText {
 
         b.append('\n').append(verdict(s)).append('\n');
         return b.toString();
+    }
+
+    /** The firmware's launch digest beside the one computed ahead, and whether they are equal. */
+    private static void digests(StringBuilder b, RunSummary s) {
+        if (s.launchDigest().isEmpty() && s.expectedDigest().isEmpty()) {
+            b.append("  digest    none (this platform measures nothing)\n");
+            return;
+        }
+        b.append("  digest    ").append(s.launchDigest().isEmpty()
+                ? "not known to the host (the firmware gives it only to the guest, in its attestation report)"
+                : s.launchDigest() + " (launch digest, computed by the firmware)").append('\n');
+        b.append("  expected  ").append(s.expectedDigest().isEmpty() ? "none computed" : s.expectedDigest()
+                + " (computed ahead from the spec)").append('\n');
+        b.append("  measured  ").append(s.digestMatches().map(equal -> equal
+                ? "equal: the firmware measured what the spec predicts"
+                : "DIFFERENT: the firmware measured something other than what the spec predicts; an attestation would fail")
+                .orElse("nothing to compare")).append('\n');
     }
 
     static String verdict(RunSummary s) {

@@ -2,6 +2,7 @@ package org.janus.machine.internal;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -222,9 +223,9 @@ final class VmInstance implements VcpuRunner.Owner {
             ran = startedNanos == 0 ? 0 : endedNanos - startedNanos;
         }
         String launch = assembly.launch == null ? "" : assembly.launch.summary();
-        String digest = assembly.launch == null ? "" : assembly.launch.measurementHex();
+        HexFormat hex = HexFormat.of();
         return new RunSummary(id, assembly.name, assembly.plan.kvm().reason(), assembly.platform.id(),
                 assembly.backend.id() + " (" + assembly.plan.backendReason() + ")", e.state(), e.normal(), e.exitCode(),
-                Duration.ofNanos(ran), launch, digest, vcpus, assembly.conversions.counters().snapshot(), memory, console.text());
+                Duration.ofNanos(ran), launch, hex.formatHex(assembly.firmwareDigest), hex.formatHex(assembly.expectedDigest), vcpus, assembly.conversions.counters().snapshot(), memory, console.text());
     }
 }

@@ -50,6 +50,9 @@ public final class VmManagerImpl implements VmManager {
 
     public ServiceDirectory services() { return services; }
 
+    /** The validator this manager checks specs with (the measure command checks what a measurement needs with it). */
+    public SpecValidator validator() { return validator; }
+
     // ---- services ----
 
     @Reference(service = Kvm.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,

@@ -44,12 +44,6 @@ public interface VmContext {
     /** Whether every page of [gpa, gpa+size) is in {@code state}. */
     boolean isUniform(long gpa, long size, PageState state);
 
-    /**
-     * The host virtual address of {@code gpa} in the shared backing, for ioctls that take a userspace address
-     * (e.g. SNP_LAUNCH_UPDATE's uaddr in legacy mode).
-     */
-    long hostAddress(long gpa);
-
     /** Per-VM state owned by the machine, for the platform's own use; survives a platform bundle's replacement. */
     Map<String, Object> platformState();
 

@@ -109,11 +109,6 @@ final class SimSnpMachine implements VmContext, AutoCloseable {
 
     @Override public boolean isUniform(long gpa, long size, PageState s) { return ram(gpa, size).isUniform(gpa, size, s); }
 
-    /** The SNP launch never needs it (legacy payloads go through a staging buffer). */
-    @Override public long hostAddress(long gpa) {
-        throw new UnsupportedOperationException("the test machine does not hand out addresses of the shared backing");
-    }
-
     @Override public Map<String, Object> platformState() { return state; }
 
     @Override public void log(String message) { log.add(message); }

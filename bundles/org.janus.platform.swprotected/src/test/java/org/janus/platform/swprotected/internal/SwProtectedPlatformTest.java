@@ -40,7 +40,6 @@ class SwProtectedPlatformTest {
         public byte[] readGuest(long gpa, int length) { throw new UnsupportedOperationException(); }
         public void convert(long gpa, long size, PageState target) { throw new UnsupportedOperationException(); }
         public boolean isUniform(long gpa, long size, PageState state) { return false; }
-        public long hostAddress(long gpa) { return 0; }
         public Map<String, Object> platformState() { return Map.of(); }
         public void log(String message) { lines.add(message); }
     }

@@ -1,0 +1,176 @@
+package org.janus.guests.internal;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import org.janus.kvm.api.Errno;
+import org.janus.kvm.api.Hypercalls;
+import org.janus.kvm.sim.GuestCpu;
+import org.janus.machine.GuestProgramContext;
+import org.janus.machine.GuestProgramContext.AccessModel;
+import org.janus.memory.api.RamRegion;
+
+/**
+ * What the guest programs do alike: console lines, page-state changes with MAP_GPA_RANGE, memory accesses of a
+ * chosen face, patterns, and where in RAM a program puts its data. Guest code that finds something wrong throws
+ * {@link IllegalStateException}; the VM then fails with that message.
+ */
+final class GuestOps {
+    static final long PAGE = 4096;
+    static final long M2 = 2L << 20;
+    static final long G1 = 1L << 30;
+    /**
+     * Where the programs that lay out their own data start looking for RAM: 16 MiB, where Linux loads its kernel by
+     * default (CONFIG_PHYSICAL_START), above what firmware uses at boot (e.g. OVMF's SEV metadata at 8 MiB).
+     */
+    static final long DATA_FLOOR = 16L << 20;
+    /** How often an EAGAIN (a page still pinned on the host) is retried before the guest gives up. */
+    static final int EAGAIN_RETRIES = 10;
+
+    /** Which face of a page an access means. */
+    enum Face {
+        PRIVATE, SHARED,
+        /** A plain access: on SEV-SNP and TDX private; on a software-protected VM whatever the page is now. */
+        AUTO;
+
+        /** The face to ask for on a VM of this access model: explicit faces exist only where the guest chooses. */
+        static Face of(AccessModel access, boolean privateSide) {
+            if (access != AccessModel.GUEST_CHOSEN) return AUTO;
+            return privateSide ? PRIVATE : SHARED;
+        }
+    }
+
+    private GuestOps() {}
+
+    static void print(GuestCpu cpu, GuestProgramContext context, String line) {
+        for (byte b : (line + "\n").getBytes(StandardCharsets.US_ASCII)) cpu.out(context.consolePort(), 1, b & 0xff);
+    }
+
+    /** Ends the VM with {@code code} as the guest's exit code (port {@link GuestProgramContext#exitPort()}). */
+    static void exit(GuestCpu cpu, GuestProgramContext context, int code) { cpu.out(context.exitPort(), 1, code); }
+
+    /** The MAP_GPA_RANGE page-size code of the largest page size both the start and the size are aligned to. */
+    static long pageSizeCode(long gpa, long size) {
+        if (((gpa | size) & (G1 - 1)) == 0) return Hypercalls.MAP_GPA_RANGE_PAGE_SZ_1G;
+        if (((gpa | size) & (M2 - 1)) == 0) return Hypercalls.MAP_GPA_RANGE_PAGE_SZ_2M;
+        return Hypercalls.MAP_GPA_RANGE_PAGE_SZ_4K;
+    }
+
+    /** MAP_GPA_RANGE of [gpa, gpa + size), retried on EAGAIN; the guest's answer (0, EINVAL, EAGAIN, -KVM_ENOSYS). */
+    static long mapGpaRange(GuestCpu cpu, long gpa, long size, long sizeCode, boolean toPrivate) {
+        long attrs = sizeCode | (toPrivate ? Hypercalls.MAP_GPA_RANGE_ENCRYPTED : Hypercalls.MAP_GPA_RANGE_DECRYPTED);
+        long ret = 0;
+        for (int attempt = 0; attempt <= EAGAIN_RETRIES; attempt++) {
+            ret = cpu.mapGpaRange(gpa, size / PAGE, attrs);
+            if (ret != Errno.EAGAIN) return ret;
+        }
+        return ret;
+    }
+
+    /** {@link #mapGpaRange} with the largest fitting page size, which must succeed. */
+    static void convert(GuestCpu cpu, long gpa, long size, boolean toPrivate, String where) {
+        long ret = mapGpaRange(cpu, gpa, size, pageSizeCode(gpa, size), toPrivate);
+        if (ret != 0) throw new IllegalStateException(where + ": MAP_GPA_RANGE of " + range(gpa, size) + " to "
+                + (toPrivate ? "private" : "shared") + " answered " + answerName(ret));
+    }
+
+    static String answerName(long ret) {
+        if (ret == 0) return "0 (done)";
+        if (ret == -Hypercalls.KVM_ENOSYS) return ret + " (-KVM_ENOSYS: this VM does not let MAP_GPA_RANGE reach the host)";
+        if (ret == Errno.EINVAL) return ret + " (EINVAL: refused)";
+        if (ret == Errno.EAGAIN) return ret + " (EAGAIN, " + EAGAIN_RETRIES + " retries)";
+        return String.valueOf(ret);
+    }
+
+    static byte[] read(GuestCpu cpu, Face face, long gpa, int length) {
+        return switch (face) {
+            case PRIVATE -> cpu.readPrivate(gpa, length);
+            case SHARED -> cpu.readShared(gpa, length);
+            case AUTO -> cpu.read(gpa, length);
+        };
+    }
+
+    static void write(GuestCpu cpu, Face face, long gpa, byte[] data) {
+        switch (face) {
+            case PRIVATE -> cpu.writePrivate(gpa, data);
+            case SHARED -> cpu.writeShared(gpa, data);
+            case AUTO -> cpu.write(gpa, data);
+        }
+    }
+
+    static long readLong(GuestCpu cpu, Face face, long gpa) { return le(read(cpu, face, gpa, 8), 0); }
+
+    static void writeLong(GuestCpu cpu, Face face, long gpa, long value) { write(cpu, face, gpa, le(value)); }
+
+    static long le(byte[] b, int off) {
+        long v = 0;
+        for (int i = 7; i >= 0; i--) v = (v << 8) | (b[off + i] & 0xff);
+        return v;
+    }
+
+    static byte[] le(long value) {
+        byte[] b = new byte[8];
+        for (int i = 0; i < 8; i++) b[i] = (byte) (value >>> (8 * i));
+        return b;
+    }
+
+    /** splitmix64's finaliser: neighbouring inputs give unrelated outputs. */
+    static long mix(long x) {
+        x = (x ^ (x >>> 30)) * 0xBF58476D1CE4E5B9L;
+        x = (x ^ (x >>> 27)) * 0x94D049BB133111EBL;
+        return x ^ (x >>> 31);
+    }
+
+    /** {@code length} bytes determined by (seed, tag), none of them all-zero words: zero is what a discarded page reads. */
+    static byte[] pattern(long seed, long tag, int length) {
+        byte[] out = new byte[length];
+        long state = mix(seed * 0x9E3779B97F4A7C15L ^ tag);
+        for (int i = 0; i < length; i += 8) {
+            state = mix(state + 0x9E3779B97F4A7C15L) | 1;
+            for (int j = 0; j < 8 && i + j < length; j++) out[i + j] = (byte) (state >>> (8 * j));
+        }
+        return out;
+    }
+
+    /** The offset of the first byte where {@code got} differs from {@code want}, or -1. */
+    static int firstDifference(byte[] got, byte[] want) {
+        int n = Math.min(got.length, want.length);
+        for (int i = 0; i < n; i++) if (got[i] != want[i]) return i;
+        return got.length == want.length ? -1 : n;
+    }
+
+    static boolean allZero(byte[] b) {
+        for (byte x : b) if (x != 0) return false;
+        return true;
+    }
+
+    /** Up to 16 bytes in hex, for messages. */
+    static String hexBytes(byte[] b) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < Math.min(16, b.length); i++) s.append(String.format("%02x", b[i] & 0xff));
+        return b.length > 16 ? s + "..." : s.toString();
+    }
+
+    static String range(long gpa, long size) { return "[0x" + Long.toHexString(gpa) + ", 0x" + Long.toHexString(gpa + size) + ")"; }
+
+    static String mib(long bytes) {
+        return bytes % (1L << 20) == 0 ? (bytes >> 20) + " MiB" : bytes % 1024 == 0 ? (bytes >> 10) + " KiB" : bytes + " bytes";
+    }
+
+    /**
+     * Where {@code size} bytes aligned to {@code alignment} fit in one RAM region at or above {@code floor}: the lowest
+     * such address, or empty.
+     */
+    static Optional<Long> place(List<RamRegion> ram, long size, long alignment, long floor) {
+        return ram.stream().sorted((a, b) -> Long.compare(a.gpa(), b.gpa())).map(r -> {
+            long start = Math.max(floor, r.gpa());
+            start = (start + alignment - 1) / alignment * alignment;
+            return start + size <= r.end() && start + size > start ? start : -1L;
+        }).filter(a -> a >= 0).findFirst();
+    }
+
+    /** Whether [gpa, gpa + size) lies in one RAM region. */
+    static boolean inRam(List<RamRegion> ram, long gpa, long size) {
+        return ram.stream().anyMatch(r -> r.contains(gpa, size));
+    }
+}
