@@ -48,7 +48,7 @@ class DistributionIT {
     @Order(2)
     void profileAndHardwareReachTheSimAndDecideTheStrategy() throws Exception {
         JsonObject inPlace = json(dist.janus("host-report", "--json", "--provider", "sim",
-                "--profile", "inplace", "--hardware", "amd-snp"));
+                "--profile", "inplace", "--hardware", "amd-snp", "--timeout", "60"));
         assertEquals("sim", inPlace.get("provider").getAsString());
         assertEquals("guest-memfd", strategy(inPlace, "sev-snp"));
         assertEquals("unavailable", strategy(inPlace, "tdx"));
@@ -60,7 +60,8 @@ class DistributionIT {
         }
         assertEquals("inplace", cfg.getProperty("profile"));
         assertEquals("amd-snp", cfg.getProperty("hardware"));
-        JsonObject legacy = json(dist.janus("host-report", "--json", "--profile", "7.3"));
+        // A generous wait: reconfiguring the sim goes through FileInstall and Config Admin, slow on a loaded machine.
+        JsonObject legacy = json(dist.janus("host-report", "--json", "--profile", "7.3", "--timeout", "60"));
         assertEquals("legacy", strategy(legacy, "sev-snp"));
     }
 
