@@ -7,12 +7,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
-import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 import org.osgi.framework.launch.Framework;
 
@@ -29,7 +27,7 @@ final class HostReportCli {
     private static final String PROVIDER = "janus.kvm.provider";
     private static final String PROFILE = "janus.kvm.profile";
     private static final String HARDWARE = "janus.kvm.hardware";
-    private static final String COMMAND_FILTER = "(janus.command=host-report)";
+    private static final String COMMAND_FILTER = CommandServices.filter("host-report");
     private static final long POLL_MS = 25;
 
     private final Launcher launcher;
@@ -151,13 +149,13 @@ final class HostReportCli {
         String kvmFilter = kvmFilter(provider, simExpected);
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
         while (true) {
-            ServiceReference<?> command = first(context, COMMAND_FILTER);
-            boolean providerReady = first(context, kvmFilter) != null;
+            ServiceReference<?> command = CommandServices.first(context, COMMAND_FILTER);
+            boolean providerReady = CommandServices.first(context, kvmFilter) != null;
             if (command != null && providerReady) return command;
             if (System.nanoTime() > deadline) {
                 // auto on a host with /dev/kvm whose linux provider never came: the sim still answers.
                 if (command != null && requested.equals("auto") && provider.equals("linux")
-                        && first(context, kvmFilter("sim", simExpected)) != null) {
+                        && CommandServices.first(context, kvmFilter("sim", simExpected)) != null) {
                     err.println("janus: /dev/kvm exists, but no linux KVM provider registered within "
                             + seconds(timeoutMillis) + "; reporting the software KVM");
                     return command;
@@ -174,24 +172,16 @@ final class HostReportCli {
     }
 
     private int call(BundleContext context, ServiceReference<?> reference, Options options) throws LaunchException {
-        Object service = context.getService(reference);
-        if (!(service instanceof Function<?, ?>)) {
-            throw new LaunchException("the host-report service is not a java.util.function.Function: " + service);
-        }
         try {
-            @SuppressWarnings("unchecked")
-            Function<List<String>, String> command = (Function<List<String>, String>) service;
-            String report = command.apply(options.commandArguments());
+            String report = CommandServices.apply(context, reference, "host-report", options.commandArguments());
             out.print(report.endsWith("\n") ? report : report + "\n");
             out.flush();
             return Cli.OK;
         } catch (IllegalArgumentException e) {
             err.println("janus: host-report: " + e.getMessage());
             return Cli.USAGE;
-        } catch (RuntimeException e) {
+        } catch (IllegalStateException e) {
             throw new LaunchException("host-report failed: " + e, e);
-        } finally {
-            context.ungetService(reference);
         }
     }
 
@@ -209,7 +199,7 @@ final class HostReportCli {
     private String notReady(BundleContext context, String provider, Map<String, String> simExpected, long timeoutMillis,
             boolean commandPresent) {
         StringBuilder m = new StringBuilder();
-        List<ServiceReference<?>> providers = all(context, "(" + Constants.OBJECTCLASS + "=" + KVM_CLASS + ")");
+        List<ServiceReference<?>> providers = CommandServices.all(context, "(" + Constants.OBJECTCLASS + "=" + KVM_CLASS + ")");
         if (provider.equals("linux")) {
             m.append("no linux KVM provider registered within ").append(seconds(timeoutMillis))
                     .append(" (it registers only where /dev/kvm opens");
@@ -257,27 +247,6 @@ final class HostReportCli {
             case Bundle.UNINSTALLED -> "UNINSTALLED";
             default -> "state " + state;
         };
-    }
-
-    private static ServiceReference<?> first(BundleContext context, String filter) {
-        List<ServiceReference<?>> refs = all(context, filter);
-        return refs.isEmpty() ? null : refs.get(0);
-    }
-
-    /**
-     * All services matching the filter, whatever class space they are in: the launcher cannot load the bundles'
-     * classes, so no assignability check applies.
-     */
-    private static List<ServiceReference<?>> all(BundleContext context, String filter) {
-        try {
-            ServiceReference<?>[] refs = context.getAllServiceReferences(null, filter);
-            if (refs == null) return List.of();
-            List<ServiceReference<?>> sorted = new ArrayList<>(Arrays.asList(refs));
-            sorted.sort((a, b) -> b.compareTo(a)); // highest ranking first
-            return sorted;
-        } catch (InvalidSyntaxException e) {
-            throw new IllegalArgumentException("bad filter " + filter, e);
-        }
     }
 
     /** RFC 1960 filter value escaping. */

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 
@@ -18,7 +17,6 @@ import org.osgi.framework.ServiceReference;
  * command line or a spec with problems (each named with its JSON path).
  */
 final class MeasureCli {
-    static final String COMMAND_FILTER = "(janus.command=measure)";
 
     private final Launcher launcher;
     private final PrintStream out;
@@ -46,7 +44,7 @@ final class MeasureCli {
         try {
             Cli.reportStartFailures(started, err);
             BundleContext context = started.framework().getBundleContext();
-            ServiceReference<?> reference = RunCli.awaitCommand(context, COMMAND_FILTER, "measure", 20_000);
+            ServiceReference<?> reference = CommandServices.await(context, "measure", RunCli.MACHINE_BUNDLE, 20_000);
             return call(context, reference, spec);
         } finally {
             started.stop();
@@ -59,12 +57,8 @@ final class MeasureCli {
     }
 
     private int call(BundleContext context, ServiceReference<?> reference, Path spec) throws LaunchException {
-        Object service = context.getService(reference);
-        if (!(service instanceof Function<?, ?>)) throw new LaunchException("the measure service is not a java.util.function.Function: " + service);
         try {
-            @SuppressWarnings("unchecked")
-            Function<List<String>, String> command = (Function<List<String>, String>) service;
-            String text = command.apply(List.of(spec.toString()));
+            String text = CommandServices.apply(context, reference, "measure", List.of(spec.toString()));
             out.print(text.endsWith("\n") ? text : text + "\n");
             out.flush();
             return Cli.OK;
@@ -74,10 +68,6 @@ final class MeasureCli {
         } catch (IllegalStateException e) {
             err.println("janus: measure: " + e.getMessage());
             return Cli.FAILED;
-        } catch (RuntimeException e) {
-            throw new LaunchException("measure failed: " + e, e);
-        } finally {
-            context.ungetService(reference);
         }
     }
 }

@@ -4,14 +4,9 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
-import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.Constants;
-import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 
 /**
@@ -29,9 +24,8 @@ import org.osgi.framework.ServiceReference;
 final class RunCli {
     /** The start of the summary's last line when the guest ended normally (the machine's RunCommand.RESULT_OK). */
     static final String RESULT_OK = "result: ok";
-    static final String COMMAND_FILTER = "(janus.command=run)";
+    static final String MACHINE_BUNDLE = "org.janus.machine, feature machine";
     static final List<String> FEATURES = List.of("core", "sim", "linux", "machine");
-    private static final long POLL_MS = 25;
 
     private final Launcher launcher;
     private final PrintStream out;
@@ -94,7 +88,7 @@ final class RunCli {
         try {
             Cli.reportStartFailures(started, err);
             BundleContext context = started.framework().getBundleContext();
-            ServiceReference<?> command = awaitCommand(context, COMMAND_FILTER, "run", 20_000);
+            ServiceReference<?> command = CommandServices.await(context, "run", MACHINE_BUNDLE, 20_000);
             return call(context, command, options);
         } finally {
             started.stop();
@@ -107,12 +101,8 @@ final class RunCli {
     }
 
     private int call(BundleContext context, ServiceReference<?> reference, Options options) throws LaunchException {
-        Object service = context.getService(reference);
-        if (!(service instanceof Function<?, ?>)) throw new LaunchException("the run service is not a java.util.function.Function: " + service);
         try {
-            @SuppressWarnings("unchecked")
-            Function<List<String>, String> command = (Function<List<String>, String>) service;
-            String summary = command.apply(options.commandArguments());
+            String summary = CommandServices.apply(context, reference, "run", options.commandArguments());
             out.print(summary.endsWith("\n") ? summary : summary + "\n");
             out.flush();
             String verdict = lastLine(summary);
@@ -125,47 +115,11 @@ final class RunCli {
         } catch (IllegalStateException e) {
             err.println("janus: run: " + e.getMessage());
             return Cli.FAILED;
-        } catch (RuntimeException e) {
-            throw new LaunchException("run failed: " + e, e);
-        } finally {
-            context.ungetService(reference);
         }
     }
 
     private static String lastLine(String text) {
         List<String> lines = text.strip().lines().toList();
         return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
-    }
-
-    /** Waits for the machine bundle's command service matching {@code filter} (e.g. {@value #COMMAND_FILTER}). */
-    static ServiceReference<?> awaitCommand(BundleContext context, String filter, String name, long timeoutMillis) throws LaunchException {
-        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
-        while (true) {
-            ServiceReference<?> command = first(context, filter);
-            if (command != null) return command;
-            if (System.nanoTime() > deadline) {
-                List<String> inactive = Arrays.stream(context.getBundles())
-                        .filter(b -> b.getBundleId() != 0 && b.getState() != Bundle.ACTIVE && b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
-                        .map(b -> b.getSymbolicName() + " (state " + b.getState() + ")").toList();
-                throw new LaunchException("the " + name + " command (bundle org.janus.machine, feature machine) did not register within "
-                        + timeoutMillis / 1000 + " s" + (inactive.isEmpty() ? "" : "; bundles not active: " + String.join(", ", inactive)));
-            }
-            try {
-                Thread.sleep(POLL_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LaunchException("interrupted while waiting for the " + name + " command");
-            }
-        }
-    }
-
-    private static ServiceReference<?> first(BundleContext context, String filter) {
-        try {
-            ServiceReference<?>[] refs = context.getAllServiceReferences(null, filter);
-            if (refs == null || refs.length == 0) return null;
-            return Arrays.stream(refs).max(ServiceReference::compareTo).orElse(null);
-        } catch (InvalidSyntaxException e) {
-            throw new IllegalArgumentException(e);
-        }
     }
 }
