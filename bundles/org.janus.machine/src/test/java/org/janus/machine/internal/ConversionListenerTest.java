@@ -130,6 +130,44 @@ class ConversionListenerTest {
         }
     }
 
+    /**
+     * A DMA user maps what became shared and may read it at once: when it is told, the pages must already be in
+     * their new state, in place and legacy alike; while it is told to let go of pages, they must still be readable
+     * in place (the attribute has not changed yet) and no longer in legacy (it has).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("everyStrategy")
+    void listenersSeeThePagesInTheStateTheyAreToldAbout(SimSetup setup) {
+        try (SimMachine m = machine(setup)) {
+            GuestRam ram = m.regions.get(0).ram;
+            long gpa = ram.region().gpa() + M;
+            List<String> seen = new java.util.ArrayList<>();
+            ram.addListener(new ConversionListener() {
+                @Override public void privatising(GuestRam r, long g, long size) {
+                    seen.add("privatising readable=" + readable(r, g));
+                }
+
+                @Override public void shared(GuestRam r, long g, long size) {
+                    r.read(g, 8);
+                    seen.add("shared readable=true");
+                }
+            });
+            m.handle(mapGpaRange(GpaRange.of(gpa, M), PageState.PRIVATE), setup.toString());
+            m.handle(mapGpaRange(GpaRange.of(gpa, M), PageState.SHARED), setup.toString());
+            boolean inPlace = setup.strategy() == SimSetup.Strategy.IN_PLACE;
+            assertEquals(List.of("privatising readable=" + inPlace, "shared readable=true"), seen, setup.toString());
+        }
+    }
+
+    private static boolean readable(GuestRam ram, long gpa) {
+        try {
+            ram.read(gpa, 8);
+            return true;
+        } catch (org.janus.memory.api.MemoryException e) {
+            return false;
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("everyStrategy")
     void aListenerThatRefusesUndoesTheWholeRequest(SimSetup setup) {

@@ -140,6 +140,9 @@ public abstract class BackedGuestRam implements GuestRam {
                     throw failure(s.kind(), run.range(), s.name() + " failed: " + e.getMessage(), e);
                 }
                 current.steps().add(s);
+                // The pages take their new face when the attribute changes: a listener told after that step (e.g.
+                // one that maps and reads newly shared pages) must find them in the new state.
+                if (s.kind() == Step.SET_ATTRIBUTES) states.set(run.range().start(), run.range().end(), target);
             }
             states.set(run.range().start(), run.range().end(), target);
         }
@@ -163,6 +166,7 @@ public abstract class BackedGuestRam implements GuestRam {
                 for (int j = run.steps().size() - 1; j >= 0; j--) {
                     undoing = run.steps().get(j);
                     undoing.undo();
+                    if (undoing.kind() == Step.SET_ATTRIBUTES) states.set(r.start(), r.end(), run.before().state());
                 }
                 states.set(r.start(), r.end(), run.before().state());
             } catch (Exception undoFailure) {
