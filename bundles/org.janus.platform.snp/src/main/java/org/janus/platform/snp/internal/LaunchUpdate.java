@@ -16,6 +16,12 @@ public sealed interface LaunchUpdate {
             contents = contents.asReadOnlyBuffer();
         }
 
+        /** A view of its own each time, so that reading the contents does not move them for the next reader. */
+        @Override
+        public ByteBuffer contents() {
+            return contents.duplicate();
+        }
+
         @Override
         public long length() {
             return contents.remaining();

@@ -159,6 +159,57 @@ public final class OvmfImage {
         return eip.getAsLong();
     }
 
+    /**
+     * Where OVMF looks for the SEV hash table of measured direct boot, if the image declares it (the SEV hash table
+     * entry with a non-zero address, as QEMU requires).
+     */
+    public Optional<SevHashTableArea> sevHashTable() {
+        byte[] entry = guidTable.get(SEV_HASH_TABLE);
+        if (entry == null || entry.length < 8 || u32(entry, 0) == 0) {
+            return Optional.empty();
+        }
+        return Optional.of(new SevHashTableArea(u32(entry, 0), u32(entry, 4)));
+    }
+
+    /** The guest area OVMF reserves for the SEV hash table: its GPA and size, from the SEV hash table entry. */
+    public record SevHashTableArea(long gpa, long size) {
+    }
+
+    /**
+     * Where the SEV hash table goes for a measured direct boot: its offset within the SNP_KERNEL_HASHES section, as
+     * QEMU computes it (the table's address within its page). Checks what QEMU checks (the area holds the padded
+     * table) and what OVMF needs to find the table where QEMU puts it (it lies in the section's first page).
+     *
+     * @throws FirmwareImageException {@link Problem#NO_KERNEL_HASHES} if the image lacks the section or the entry,
+     *                                {@link Problem#BAD_SEV_HASH_TABLE} if they do not fit together, or any
+     *                                problem of {@link #requireSevMetadata()}
+     */
+    public int requireKernelHashesOffset() throws FirmwareImageException {
+        SevMetadataSection section = requireSevMetadata().stream()
+                .filter(s -> s.kind() == SevMetadataSection.Kind.SNP_KERNEL_HASHES).findFirst().orElse(null);
+        if (section == null) {
+            throw new FirmwareImageException(Problem.NO_KERNEL_HASHES, name + " has no SNP_KERNEL_HASHES section in"
+                    + " its SEV metadata, so it cannot check a kernel, initrd and command line handed to it by the VMM"
+                    + " (measured direct boot of an SEV-SNP guest); Debian's OVMF.fd and OVMF_CODE.fd are such builds."
+                    + " Use an OVMF built from OvmfPkg/AmdSev/AmdSevX64.dsc, or boot the kernel from the guest's disk");
+        }
+        SevHashTableArea area = sevHashTable().orElseThrow(() -> new FirmwareImageException(Problem.NO_KERNEL_HASHES,
+                name + " has an SNP_KERNEL_HASHES section " + section + " but no SEV hash table entry (GUID "
+                        + SEV_HASH_TABLE + ") saying where the hash table goes, so OVMF would not find it"));
+        int offset = (int) (area.gpa() % PAGE_SIZE);
+        if (area.size() < SevHashTable.PADDED_SIZE) {
+            throw new FirmwareImageException(Problem.BAD_SEV_HASH_TABLE, String.format("%s: the SEV hash table area"
+                    + " at 0x%x has %d bytes, too small for the %d-byte table", name, area.gpa(), area.size(),
+                    SevHashTable.PADDED_SIZE));
+        }
+        if (area.gpa() - offset != section.gpa() || offset + SevHashTable.PADDED_SIZE > section.length()) {
+            throw new FirmwareImageException(Problem.BAD_SEV_HASH_TABLE, String.format("%s: the SEV hash table at 0x%x"
+                    + " does not lie in the first page of the %s section, where the VMM places it", name, area.gpa(),
+                    section));
+        }
+        return offset;
+    }
+
     /** The entries of the footer GUID table, or null if the image has none. */
     private static Map<UUID, byte[]> parseGuidTable(String name, byte[] data) throws FirmwareImageException {
         int footerEnd = data.length - FOOTER_END_FROM_IMAGE_END;

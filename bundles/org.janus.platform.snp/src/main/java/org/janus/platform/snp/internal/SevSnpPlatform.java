@@ -28,7 +28,7 @@ import org.janus.platform.api.PlatformSpec;
 import org.janus.platform.api.VmContext;
 import org.janus.platform.snp.measure.FirmwareImageException;
 import org.janus.platform.snp.measure.LaunchDigest;
-import org.janus.platform.snp.measure.MeasurementOptions;
+import org.janus.platform.snp.measure.KernelHashes;
 import org.osgi.service.component.annotations.Component;
 
 /**
@@ -36,6 +36,9 @@ import org.osgi.service.component.annotations.Component;
  * changes, SNP_LAUNCH_START with the spec's policy, vCPUs in the reset state of a QEMU-launched SNP guest, and a
  * launch of OVMF as QEMU does it ({@link SnpLaunch}). The launch digest is computed ahead from the same plan
  * ({@link SnpLaunchPlan}), so it equals what sev-snp-measure computes for a QEMU launch of the same image.
+ *
+ * <p>A spec with a kernel boots measured: the kernel's, initrd's and command line's hashes fill OVMF's
+ * SNP_KERNEL_HASHES page, which the launch measures; the firmware must have one (Debian's OVMF.fd does not).
  *
  * <p>What the spec must provide: an OVMF image with SEV metadata, and RAM under both the image (it ends at 4 GiB)
  * and the metadata sections (for Debian's OVMF.fd: [0x800000, 0x820000) and [0xffe00000, 4 GiB)).
@@ -171,12 +174,12 @@ public final class SevSnpPlatform implements ConfidentialPlatform {
             if (vcpus != context.spec().vcpus()) throw new PlatformException(SEV_SNP, "launch", String.format(
                     "the spec names %d vCPUs but the VM has %d; LAUNCH_FINISH measures every vCPU the VM has",
                     context.spec().vcpus(), vcpus), null);
-            SnpLaunchPlan plan;
-            try {
-                plan = SnpLaunchPlan.forOvmf(firmware, vcpus, options.cpu(), options.measurementOptions());
-            } catch (FirmwareImageException e) {
-                throw new PlatformException(SEV_SNP, "planning the launch", e.getMessage(), e);
-            }
+            SnpLaunchPlan plan = plan(firmware, vcpus, options, "planning the launch");
+            if (options.kernel() != null) context.log("SEV-SNP measured direct boot: the hashes of " + options.kernel()
+                    + (options.initrd() != null ? ", " + options.initrd() : "") + " and the command line go into OVMF's"
+                    + " SEV hash table, measured with the SNP_KERNEL_HASHES page. The kernel itself is not loaded into"
+                    + " guest memory: a VMM hands it to OVMF through its firmware interface (QEMU's fw_cfg), which"
+                    + " Janus does not emulate yet");
             byte[] cpuidPage;
             try {
                 cpuidPage = SnpCpuid.page((List<CpuidEntry>) state.get(STATE_CPUID));
@@ -203,13 +206,23 @@ public final class SevSnpPlatform implements ConfidentialPlatform {
 
     @Override public Optional<byte[]> expectedMeasurement(PlatformSpec spec) {
         SnpOptions options = options(spec);
+        OvmfImage firmware = firmware(options);
+        return Optional.of(plan(firmware, spec.vcpus(), options, "computing the expected measurement")
+                .expectedDigest().bytes());
+    }
+
+    /** The launch plan of this spec, with the kernel hashes of a measured direct boot when it names a kernel. */
+    private static SnpLaunchPlan plan(OvmfImage firmware, int vcpus, SnpOptions options, String step) {
+        KernelHashes hashes;
         try {
-            OvmfImage firmware = firmware(options);
-            MeasurementOptions measurement = options.measurementOptions();
-            return Optional.of(SnpLaunchPlan.forOvmf(firmware, spec.vcpus(), options.cpu(), measurement)
-                    .expectedDigest().bytes());
+            hashes = options.kernelHashes();
+        } catch (IOException e) {
+            throw new PlatformException(SEV_SNP, step, "cannot hash the kernel, initrd or command line: " + e, e);
+        }
+        try {
+            return SnpLaunchPlan.forOvmf(firmware, vcpus, options.cpu(), options.measurementOptions(), hashes);
         } catch (FirmwareImageException e) {
-            throw new PlatformException(SEV_SNP, "computing the expected measurement", e.getMessage(), e);
+            throw new PlatformException(SEV_SNP, step, e.getMessage(), e);
         }
     }
 

@@ -15,6 +15,7 @@ import org.janus.platform.api.ConfidentialPlatform.Problem;
 import org.janus.platform.api.PlatformSpec;
 import org.janus.platform.snp.measure.CpuSignature;
 import org.janus.platform.snp.measure.FirmwareImageException;
+import org.janus.platform.snp.measure.KernelHashes;
 import org.janus.platform.snp.measure.MeasurementOptions;
 
 /**
@@ -29,10 +30,12 @@ import org.janus.platform.snp.measure.MeasurementOptions;
  * an ID block the firmware checks at SNP_LAUNCH_FINISH.</li>
  * </ul>
  * The vCPU model ({@code vcpus.model}, QEMU's names, default {@value #DEFAULT_CPU_MODEL}) sets the CPU signature;
- * {@code images.firmware} must be an OVMF with SEV metadata.
+ * {@code images.firmware} must be an OVMF with SEV metadata. With {@code images.kernel} (and optionally
+ * {@code images.initrd} and {@code images.cmdline}) the guest boots measured: their hashes go into OVMF's
+ * SNP_KERNEL_HASHES page, so the firmware must have one.
  */
-record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature cpu, Path firmware, byte[] hostData,
-                  byte[] idBlock, byte[] idAuth, boolean authorKey) {
+record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature cpu, Path firmware, Path kernel,
+                  Path initrd, String cmdline, byte[] hostData, byte[] idBlock, byte[] idAuth, boolean authorKey) {
     static final long DEFAULT_POLICY = 0x30000;
     static final String DEFAULT_POLICY_TEXT = "0x30000";
     /** QEMU's documented vCPU model for SEV-SNP guests. */
@@ -58,6 +61,9 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
     static final String MODEL_PATH = "$.vcpus.model";
     static final String COUNT_PATH = "$.vcpus.count";
     static final String FIRMWARE_PATH = "$.images.firmware";
+    static final String KERNEL_PATH = "$.images.kernel";
+    static final String INITRD_PATH = "$.images.initrd";
+    static final String CMDLINE_PATH = "$.images.cmdline";
 
     /** The options, or every problem found. */
     record Reading(SnpOptions options, List<Problem> problems) {}
@@ -65,6 +71,11 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
     /** The SEV_FEATURES every initial VMSA of such a VM has. */
     MeasurementOptions measurementOptions() {
         return new MeasurementOptions(MeasurementOptions.SNP_ACTIVE | vmsaFeatures);
+    }
+
+    /** The hashes of kernel, initrd and command line for a measured direct boot, or null without a kernel. */
+    KernelHashes kernelHashes() throws IOException {
+        return kernel == null ? null : KernelHashes.read(kernel, initrd, cmdline);
     }
 
     /**
@@ -106,19 +117,23 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
         } catch (IllegalArgumentException e) {
             problems.add(new Problem(MODEL_PATH, e.getMessage()));
         }
-        if (spec.kernel() != null) problems.add(new Problem("$.images.kernel", "direct kernel boot of an SEV-SNP guest"
-                + " (kernel hashes in OVMF's SNP_KERNEL_HASHES page) is not supported yet; boot the kernel from disk"));
-        if (spec.initrd() != null) problems.add(new Problem("$.images.initrd", "needs direct kernel boot, not supported for SEV-SNP yet"));
-        if (spec.cmdline() != null) problems.add(new Problem("$.images.cmdline", "needs direct kernel boot, not supported for SEV-SNP yet"));
+        if (spec.kernel() == null) {
+            String why = "is for direct kernel boot and needs images.kernel";
+            if (spec.initrd() != null) problems.add(new Problem(INITRD_PATH, why));
+            if (spec.cmdline() != null) problems.add(new Problem(CMDLINE_PATH, why));
+        } else {
+            readableFile(spec.kernel(), KERNEL_PATH, problems);
+            if (spec.initrd() != null) readableFile(spec.initrd(), INITRD_PATH, problems);
+        }
         if (spec.firmware() == null) {
             problems.add(new Problem(FIRMWARE_PATH, "an SEV-SNP guest starts from firmware: name an OVMF image with SEV"
                     + " metadata (e.g. Debian's /usr/share/ovmf/OVMF.fd)"));
         } else if (checkFirmware) {
-            checkFirmware(spec.firmware(), problems);
+            checkFirmware(spec.firmware(), spec.kernel() != null, problems);
         }
         if (!problems.isEmpty()) return new Reading(null, List.copyOf(problems));
-        return new Reading(new SnpOptions(policy, vmsaFeatures, model, cpu, spec.firmware(), hostData, idBlock, idAuth,
-                authorKey), List.of());
+        return new Reading(new SnpOptions(policy, vmsaFeatures, model, cpu, spec.firmware(), spec.kernel(), spec.initrd(),
+                spec.cmdline(), hostData, idBlock, idAuth, authorKey), List.of());
     }
 
     private static void checkPolicy(long policy, List<Problem> problems) {
@@ -134,16 +149,32 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
                 "0x%x sets bit 20 (single socket), which KVM does not support", policy)));
     }
 
-    private static void checkFirmware(Path firmware, List<Problem> problems) {
+    /** The firmware must start an SNP guest and, with a kernel, verify it: the latter is the kernel's problem. */
+    private static void checkFirmware(Path firmware, boolean withKernel, List<Problem> problems) {
+        OvmfImage image;
         try {
-            OvmfImage image = OvmfImage.parse(firmware.toString(), Files.readAllBytes(firmware));
+            image = OvmfImage.parse(firmware.toString(), Files.readAllBytes(firmware));
             image.requireSevMetadata();
             image.requireSevEsResetEip();
         } catch (IOException e) {
             problems.add(new Problem(FIRMWARE_PATH, "cannot read " + firmware + ": " + e));
+            return;
         } catch (FirmwareImageException e) {
             problems.add(new Problem(FIRMWARE_PATH, e.getMessage()));
+            return;
         }
+        if (!withKernel) return;
+        try {
+            image.requireKernelHashesOffset();
+        } catch (FirmwareImageException e) {
+            problems.add(new Problem(KERNEL_PATH, "an SEV-SNP guest boots a kernel given by the VMM only measured, by"
+                    + " its hash in the firmware's SEV hash table: " + e.getMessage()));
+        }
+    }
+
+    private static void readableFile(Path file, String path, List<Problem> problems) {
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) problems.add(new Problem(path, file
+                + " is not a readable file; its SHA-256 goes into the launch measurement"));
     }
 
     /** A non-negative integer from a JSON number or a decimal or 0x-hex string; -1 after recording a problem. */

@@ -35,7 +35,27 @@ public final class ExpectedMeasurement {
      */
     public static LaunchDigest compute(String firmwareName, byte[] firmware, int vcpus, CpuSignature cpu,
             MeasurementOptions options) throws FirmwareImageException {
+        return compute(firmwareName, firmware, vcpus, cpu, options, null);
+    }
+
+    /**
+     * For a measured direct boot ({@code -kernel}, {@code -initrd}, {@code -append} with {@code kernel-hashes=on}):
+     * the kernel's, initrd's and command line's hashes go into OVMF's SNP_KERNEL_HASHES page, which is measured
+     * with its contents. The kernel itself is not measured at launch; OVMF checks it against its hash.
+     *
+     * @param kernelHashes the hashes, or null for a guest without a kernel of its own
+     * @throws FirmwareImageException also {@link FirmwareImageException.Problem#NO_KERNEL_HASHES} when a kernel is
+     *                                given to an OVMF without an SNP_KERNEL_HASHES section (Debian's OVMF.fd)
+     */
+    public static LaunchDigest compute(Path firmware, int vcpus, CpuSignature cpu, MeasurementOptions options,
+            KernelHashes kernelHashes) throws IOException, FirmwareImageException {
+        return compute(firmware.toString(), Files.readAllBytes(firmware), vcpus, cpu, options, kernelHashes);
+    }
+
+    /** As {@link #compute(Path, int, CpuSignature, MeasurementOptions, KernelHashes)}, for an image in memory. */
+    public static LaunchDigest compute(String firmwareName, byte[] firmware, int vcpus, CpuSignature cpu,
+            MeasurementOptions options, KernelHashes kernelHashes) throws FirmwareImageException {
         OvmfImage image = OvmfImage.parse(firmwareName, firmware);
-        return SnpLaunchPlan.forOvmf(image, vcpus, cpu, options).expectedDigest();
+        return SnpLaunchPlan.forOvmf(image, vcpus, cpu, options, kernelHashes).expectedDigest();
     }
 }

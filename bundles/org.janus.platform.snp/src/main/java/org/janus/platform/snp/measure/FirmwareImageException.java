@@ -17,7 +17,14 @@ public final class FirmwareImageException extends Exception {
         /** The SEV metadata is there but malformed (signature, version, bounds, section type or alignment). */
         BAD_SEV_METADATA,
         /** No SEV-ES reset block, so the application processors have no start address. */
-        NO_SEV_ES_RESET_BLOCK
+        NO_SEV_ES_RESET_BLOCK,
+        /**
+         * A kernel is to be measured, but the image has no SNP_KERNEL_HASHES section or no SEV hash table entry:
+         * this OVMF build cannot verify a kernel the VMM hands it (no measured direct boot).
+         */
+        NO_KERNEL_HASHES,
+        /** The SEV hash table entry names an area too small for the table, or outside the kernel-hashes section. */
+        BAD_SEV_HASH_TABLE
     }
 
     private final Problem problem;

@@ -190,4 +190,45 @@ class OvmfImageTest {
     private static Problem parseProblem(byte[] image) {
         return assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("malformed", image)).problem();
     }
+
+    @Test
+    void theKernelHashesTableGoesAtItsOffsetInTheKernelHashesSection() throws Exception {
+        OvmfImage ovmf = OvmfImage.parse("amdsev", SyntheticOvmf.amdSevLike().build());
+        assertEquals(new OvmfImage.SevHashTableArea(0x80fc00, 0x400), ovmf.sevHashTable().orElseThrow());
+        assertEquals(0xc00, ovmf.requireKernelHashesOffset());
+    }
+
+    @Test
+    void measuredDirectBootNeedsTheKernelHashesSectionAndTheHashTableEntry() throws Exception {
+        Section secrets = new Section(0x80d000, 0x1000, SyntheticOvmf.SNP_SECRETS);
+        Section hashes = new Section(0x80f000, 0x1000, SyntheticOvmf.SNP_KERNEL_HASHES);
+        FirmwareImageException noSection = assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("debian",
+                new SyntheticOvmf().sevMetadata(secrets).sevHashTable(0x80fc00, 0x400).build())
+                .requireKernelHashesOffset());
+        assertEquals(Problem.NO_KERNEL_HASHES, noSection.problem());
+        assertTrue(noSection.getMessage().startsWith("debian has no SNP_KERNEL_HASHES section"), noSection.getMessage());
+        FirmwareImageException noEntry = assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("x",
+                new SyntheticOvmf().sevMetadata(secrets, hashes).build()).requireKernelHashesOffset());
+        assertEquals(Problem.NO_KERNEL_HASHES, noEntry.problem());
+        assertTrue(noEntry.getMessage().contains("no SEV hash table entry"), noEntry.getMessage());
+        FirmwareImageException small = assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("x",
+                new SyntheticOvmf().sevMetadata(hashes).sevHashTable(0x80fc00, 175).build()).requireKernelHashesOffset());
+        assertEquals(Problem.BAD_SEV_HASH_TABLE, small.problem());
+        FirmwareImageException elsewhere = assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("x",
+                new SyntheticOvmf().sevMetadata(hashes).sevHashTable(0x810000, 0x400).build()).requireKernelHashesOffset());
+        assertEquals(Problem.BAD_SEV_HASH_TABLE, elsewhere.problem());
+        FirmwareImageException overrun = assertThrows(FirmwareImageException.class, () -> OvmfImage.parse("x",
+                new SyntheticOvmf().sevMetadata(hashes).sevHashTable(0x80ff80, 0x400).build()).requireKernelHashesOffset());
+        assertEquals(Problem.BAD_SEV_HASH_TABLE, overrun.problem());
+    }
+
+    @Test
+    void debiansOvmfHasNoKernelHashesSection() throws Exception {
+        GoldenData golden = GoldenData.load();
+        for (String name : new String[] {"OVMF.fd", "OVMF_CODE.fd"}) {
+            OvmfImage ovmf = OvmfImage.parse(name, golden.installedImage(name));
+            assertEquals(Problem.NO_KERNEL_HASHES, assertThrows(FirmwareImageException.class,
+                    ovmf::requireKernelHashesOffset).problem(), name);
+        }
+    }
 }

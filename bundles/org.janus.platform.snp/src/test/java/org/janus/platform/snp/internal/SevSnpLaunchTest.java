@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -32,8 +33,10 @@ import org.janus.platform.api.ConfidentialPlatform.ExitAction;
 import org.janus.platform.api.LaunchResult;
 import org.janus.platform.api.PlatformException;
 import org.janus.platform.api.PlatformSpec;
+import org.janus.platform.snp.measure.KernelHashes;
 import org.janus.platform.snp.testdata.GoldenData;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -166,6 +169,65 @@ class SevSnpLaunchTest {
             LaunchResult result = m.platform.launch(m);
             assertNotEquals(result.measurementHex(), HexFormat.of().formatHex(m.kvm.launchDigest(m.vm)));
         }
+    }
+
+    @ParameterizedTest(name = "profile {0}: {1}")
+    @CsvSource({
+        "inplace, 0",
+        "7.3, 0",
+        "inplace, 1",
+        "6.12, 1",
+        "inplace, 2",
+        "7.3, 3",
+    })
+    void measuredDirectBootOnTheSimEqualsSevSnpMeasure(String profile, int index, @TempDir Path dir) throws Exception {
+        GoldenData.DirectBoot expected = GOLDEN.directBoot().get(index);
+        GoldenData.DirectBootInputs inputs = GOLDEN.directBootInputs();
+        Path firmware = Files.write(dir.resolve(inputs.image().name()), inputs.imageBytes());
+        Path kernel = expected.kernel() == null ? null : Files.write(dir.resolve("kernel"), inputs.blob(expected.kernel()));
+        Path initrd = expected.initrd() == null ? null : Files.write(dir.resolve("initrd"), inputs.blob(expected.initrd()));
+        PlatformSpec spec = new PlatformSpec(Map.of(), expected.vcpus(), expected.vcpuModel(), firmware, kernel, initrd,
+                expected.append());
+        assertEquals(List.of(), new SevSnpPlatform().validate(spec));
+        try (SimSnpMachine m = new SimSnpMachine(SimProfile.byId(profile), spec)) {
+            LaunchResult result = SimSnpMachine.launch(m, RAM);
+            String firmwareDigest = HexFormat.of().formatHex(m.kvm.launchDigest(m.vm));
+            System.out.printf("SNP measured direct boot on the sim, profile %s (%s), %s:%n  firmware digest %s%n"
+                    + "  expected digest %s%n", profile, m.inPlace ? "in place" : "legacy", expected, firmwareDigest,
+                    result.measurementHex());
+            assertEquals(result.measurementHex(), firmwareDigest, "the firmware measured what the platform planned");
+            assertEquals(expected.digest(), firmwareDigest, "and that is what sev-snp-measure computes");
+            assertArrayEquals(m.platform.expectedMeasurement(spec).orElseThrow(), m.kvm.launchDigest(m.vm));
+            assertEquals(kernel != null, m.log.stream().anyMatch(l -> l.contains("fw_cfg")), String.join("\n", m.log));
+
+            SimVcpu cpu = (SimVcpu) m.vcpus.get(0);
+            AtomicReference<byte[]> page = new AtomicReference<>();
+            cpu.load(g -> {
+                page.set(g.readPrivate(0x80f000, 4096));
+                g.systemEvent(ExitReason.SYSTEM_EVENT_SEV_TERM, 0);
+            });
+            assertInstanceOf(VcpuExit.SystemEvent.class, cpu.run());
+            byte[] expectedPage = kernel == null ? new byte[4096] : SevHashTable.sectionContents(KernelHashes.of(
+                    inputs.blob(expected.kernel()), inputs.blob(expected.initrd()), expected.append()), 4096, 0xc00);
+            assertArrayEquals(expectedPage, page.get(), "the guest finds the hash table where OVMF looks for it");
+        }
+    }
+
+    @Test
+    void aKernelWithAnOvmfWithoutKernelHashesIsRefusedAtTheKernel() {
+        PlatformSpec debian = spec("OVMF.fd", 1, "EPYC-v4", Map.of());
+        PlatformSpec spec = new PlatformSpec(Map.of(), 1, "EPYC-v4", debian.firmware(), debian.firmware(), null,
+                "console=ttyS0");
+        List<org.janus.platform.api.ConfidentialPlatform.Problem> problems = new SevSnpPlatform().validate(spec);
+        assertEquals(1, problems.size(), problems.toString());
+        assertEquals("$.images.kernel", problems.get(0).path());
+        assertTrue(problems.get(0).message().contains("has no SNP_KERNEL_HASHES section"), problems.get(0).message());
+        assertTrue(problems.get(0).message().contains(debian.firmware().toString()), problems.get(0).message());
+
+        PlatformSpec noKernel = new PlatformSpec(Map.of(), 1, "EPYC-v4", debian.firmware(), null, debian.firmware(),
+                "console=ttyS0");
+        assertEquals(List.of("$.images.cmdline", "$.images.initrd"), new SevSnpPlatform().validate(noKernel).stream()
+                .map(org.janus.platform.api.ConfidentialPlatform.Problem::path).sorted().toList());
     }
 
     /** An ID block for {@code ld} signed with {@code key}, and its ID authentication structure. */

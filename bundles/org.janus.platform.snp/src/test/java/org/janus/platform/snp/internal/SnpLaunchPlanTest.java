@@ -1,13 +1,16 @@
 package org.janus.platform.snp.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 
 import org.janus.platform.snp.measure.CpuSignature;
 import org.janus.platform.snp.measure.FirmwareImageException;
+import org.janus.platform.snp.measure.KernelHashes;
 import org.janus.platform.snp.measure.MeasurementOptions;
 import org.janus.platform.snp.testdata.SyntheticOvmf;
 import org.janus.platform.snp.testdata.SyntheticOvmf.Section;
@@ -79,5 +82,24 @@ class SnpLaunchPlanTest {
         assertEquals(FirmwareImageException.Problem.NO_SEV_ES_RESET_BLOCK, assertThrows(
                 FirmwareImageException.class,
                 () -> SnpLaunchPlan.forOvmf(noResetBlock, 1, GENOA, MeasurementOptions.defaults())).problem());
+    }
+
+    @Test
+    void withAKernelTheHashesPageIsMeasuredWithTheTableAtItsOffset() throws Exception {
+        OvmfImage firmware = OvmfImage.parse("amdsev", SyntheticOvmf.amdSevLike().build());
+        KernelHashes hashes = KernelHashes.of(new byte[] {1, 2, 3}, null, "console=ttyS0");
+        SnpLaunchPlan plan = SnpLaunchPlan.forOvmf(firmware, 1, GENOA, MeasurementOptions.defaults(), hashes);
+        LaunchUpdate last = plan.memoryUpdates().get(4);
+        assertEquals(SnpPageType.NORMAL, last.type());
+        assertEquals(0x80f000, last.gpa());
+        ByteBuffer page = ((LaunchUpdate.Measured) last).contents();
+        byte[] expected = SevHashTable.sectionContents(hashes, 0x1000, 0xc00);
+        byte[] actual = new byte[page.remaining()];
+        page.get(actual);
+        assertArrayEquals(expected, actual);
+        assertEquals(new LaunchUpdate.Unhashed(0x80f000, 0x1000, SnpPageType.ZERO),
+                SnpLaunchPlan.forOvmf(firmware, 1, GENOA, MeasurementOptions.defaults()).memoryUpdates().get(4));
+        assertNotEquals(plan.expectedDigest(), SnpLaunchPlan.forOvmf(firmware, 1, GENOA, MeasurementOptions.defaults(),
+                KernelHashes.of(new byte[] {1, 2, 3}, null, "console=ttyS1")).expectedDigest());
     }
 }

@@ -6,14 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.stream.Stream;
 
 import org.janus.platform.snp.testdata.GoldenData;
+import org.janus.platform.snp.testdata.GoldenData.DirectBoot;
+import org.janus.platform.snp.testdata.GoldenData.DirectBootInputs;
 import org.janus.platform.snp.testdata.GoldenData.Measurement;
 import org.janus.platform.snp.testdata.GoldenData.WithoutSevMetadata;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Janus's expected measurement against the digests sev-snp-measure computed for the same Debian OVMF images,
@@ -54,6 +59,49 @@ class ExpectedMeasurementGoldenTest {
                     () -> compute(expected, image));
             assertEquals(FirmwareImageException.Problem.NO_SEV_METADATA, e.problem());
             assertTrue(e.getMessage().contains("lacks SEV-SNP support"), e.getMessage());
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> measuredDirectBootEqualsSevSnpMeasure() {
+        assertTrue(GOLDEN.directBoot().stream().filter(d -> d.kernel() != null).count() >= 2);
+        DirectBootInputs inputs = GOLDEN.directBootInputs();
+        byte[] image = inputs.imageBytes();
+        return GOLDEN.directBoot().stream().map(expected -> dynamicTest(expected.toString(), () -> {
+            KernelHashes hashes = expected.kernel() == null ? null
+                    : KernelHashes.of(inputs.blob(expected.kernel()), inputs.blob(expected.initrd()), expected.append());
+            LaunchDigest digest = ExpectedMeasurement.compute(inputs.image().name(), image, expected.vcpus(),
+                    CpuSignature.ofQemuModel(expected.vcpuModel()),
+                    new MeasurementOptions(GoldenData.parseHex(expected.guestFeatures())), hashes);
+            assertEquals(LaunchDigest.fromHex(expected.digest()), digest);
+        }));
+    }
+
+    @Test
+    void kernelHashesReadFromFilesEqualThoseOfTheBytes(@TempDir Path dir) throws Exception {
+        DirectBootInputs inputs = GOLDEN.directBootInputs();
+        DirectBoot expected = GOLDEN.directBoot().stream().filter(d -> d.initrd() != null).findFirst().orElseThrow();
+        Path firmware = Files.write(dir.resolve(inputs.image().name()), inputs.imageBytes());
+        Path kernel = Files.write(dir.resolve("kernel"), inputs.blob(expected.kernel()));
+        Path initrd = Files.write(dir.resolve("initrd"), inputs.blob(expected.initrd()));
+        KernelHashes fromFiles = KernelHashes.read(kernel, initrd, expected.append());
+        assertEquals(KernelHashes.of(inputs.blob(expected.kernel()), inputs.blob(expected.initrd()), expected.append()),
+                fromFiles);
+        assertEquals(LaunchDigest.fromHex(expected.digest()), ExpectedMeasurement.compute(firmware, expected.vcpus(),
+                CpuSignature.ofQemuModel(expected.vcpuModel()), MeasurementOptions.defaults(), fromFiles));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> refusesAKernelForImagesWithoutKernelHashesAsTheToolDoes() {
+        assertFalse(GOLDEN.imagesWithoutKernelHashes().isEmpty());
+        KernelHashes hashes = KernelHashes.of(new byte[4096], null, null);
+        return GOLDEN.imagesWithoutKernelHashes().stream().map(expected -> dynamicTest(expected.image(), () -> {
+            byte[] image = GOLDEN.installedImage(expected.image());
+            FirmwareImageException e = assertThrows(FirmwareImageException.class, () -> ExpectedMeasurement.compute(
+                    expected.image(), image, 1, CpuSignature.ofQemuModel("EPYC-v4"), MeasurementOptions.defaults(),
+                    hashes));
+            assertEquals(FirmwareImageException.Problem.NO_KERNEL_HASHES, e.problem());
+            assertTrue(e.getMessage().contains("no SNP_KERNEL_HASHES section"), e.getMessage());
         }));
     }
 

@@ -26,7 +26,8 @@ import com.google.gson.Gson;
  */
 public record GoldenData(Producer producer, Map<String, Image> images, List<Measurement> measurements,
         List<FirmwareOnlyDigest> firmwareOnlyDigests, List<VmsaPage> vmsaPages, List<ChainStep> pageInfoChain,
-        List<WithoutSevMetadata> imagesWithoutSevMetadata) {
+        List<WithoutSevMetadata> imagesWithoutSevMetadata, DirectBootInputs directBootInputs,
+        List<DirectBoot> directBoot, List<WithoutKernelHashes> imagesWithoutKernelHashes) {
 
     public record Producer(String tool, String version, String repository, String commit) {
     }
@@ -54,6 +55,56 @@ public record GoldenData(Producer producer, Map<String, Image> images, List<Meas
     }
 
     public record WithoutSevMetadata(String image, int vcpus, String vcpuModel, String toolDigest) {
+    }
+
+    /** The synthetic image and generated blobs of the direct-boot digests, each pinned by its SHA-256. */
+    public record DirectBootInputs(SyntheticImage image, Map<String, Blob> blobs) {
+        /** The image bytes, checked against the recorded hash so that a changed builder cannot pass unnoticed. */
+        public byte[] imageBytes() {
+            byte[] bytes = SyntheticOvmf.amdSevLike().build();
+            checkHash(image.name(), bytes, image.sha256());
+            return bytes;
+        }
+
+        /** The named blob (kernel.bin, initrd.bin), or null for null. */
+        public byte[] blob(String name) {
+            if (name == null) {
+                return null;
+            }
+            Blob blob = blobs.get(name);
+            byte[] bytes = new byte[blob.size()];
+            for (int i = 0; i < bytes.length; i++) {
+                bytes[i] = (byte) (i * blob.multiplier() + blob.addend());
+            }
+            checkHash(name, bytes, blob.sha256());
+            return bytes;
+        }
+
+        private static void checkHash(String name, byte[] bytes, String expected) {
+            if (!sha256(bytes).equals(expected)) {
+                throw new IllegalStateException(name + " has SHA-256 " + sha256(bytes) + ", not the recorded " + expected
+                        + ": the digests in measurements.json were computed for other bytes");
+            }
+        }
+    }
+
+    public record SyntheticImage(String name, String builder, String sha256, long size) {
+    }
+
+    public record Blob(int size, int multiplier, int addend, String sha256) {
+    }
+
+    /** sev-snp-measure's digest for a measured direct boot of the synthetic image (kernel null: none given). */
+    public record DirectBoot(int vcpus, String vcpuModel, String guestFeatures, String kernel, String initrd,
+            String append, String digest) {
+        @Override
+        public String toString() {
+            return vcpus + " vCPU " + vcpuModel + (kernel == null ? ", no kernel" : ", " + kernel)
+                    + (initrd != null ? " + " + initrd : "") + (append != null ? ", \"" + append + "\"" : "");
+        }
+    }
+
+    public record WithoutKernelHashes(String image, String toolError) {
     }
 
     public static GoldenData load() {

@@ -15,6 +15,11 @@ public final class SyntheticOvmf {
     public static final UUID FOOTER = UUID.fromString("96b582de-1fb2-45f7-baea-a366c55a082d");
     public static final UUID SEV_METADATA = UUID.fromString("dc886566-984a-4798-a75e-5585a7bf67cc");
     public static final UUID SEV_ES_RESET_BLOCK = UUID.fromString("00f771de-1a7e-4fcb-890e-68c77e2fb44e");
+    public static final UUID SEV_HASH_TABLE = UUID.fromString("7255371f-3a3b-4b04-927b-1da6efa8d454");
+    public static final int SNP_SEC_MEM = 1;
+    public static final int SNP_SECRETS = 2;
+    public static final int CPUID = 3;
+    public static final int SNP_KERNEL_HASHES = 0x10;
 
     /** A GUID table entry: its data and, when not null, a length field that lies. */
     public record Entry(UUID guid, byte[] data, Integer lengthOverride) {
@@ -46,6 +51,27 @@ public final class SyntheticOvmf {
     public SyntheticOvmf entry(Entry entry) {
         entries.add(entry);
         return this;
+    }
+
+    /**
+     * The image the direct-boot golden digests in measurements.json were computed for: 64 KiB, the SEV metadata of
+     * an OvmfPkg/AmdSev build (SEC memory, secrets, CPUID, kernel hashes at Debian OVMF's addresses) and the SEV hash
+     * table 0xc00 bytes into the kernel-hashes page, as AmdSevX64.fdf reserves it.
+     */
+    public static SyntheticOvmf amdSevLike() {
+        return new SyntheticOvmf()
+                .sevMetadata(new Section(0x800000, 0x9000, SNP_SEC_MEM), new Section(0x80d000, 0x1000, SNP_SECRETS),
+                        new Section(0x80e000, 0x1000, CPUID), new Section(0x80f000, 0x1000, SNP_KERNEL_HASHES))
+                .sevHashTable(0x80fc00, 0x400)
+                .resetEip(0x80b004);
+    }
+
+    /** The SEV hash table entry: where OVMF looks for the hashes of a measured direct boot. */
+    public SyntheticOvmf sevHashTable(long gpa, long size) {
+        byte[] data = new byte[8];
+        System.arraycopy(le32(gpa), 0, data, 0, 4);
+        System.arraycopy(le32(size), 0, data, 4, 4);
+        return entry(new Entry(SEV_HASH_TABLE, data));
     }
 
     public SyntheticOvmf resetEip(long eip) {
