@@ -60,12 +60,7 @@ public final class SpecValidator {
         MachineSpec spec = read.spec();
         if (spec == null) throw new SpecException(problems);
 
-        ConfidentialPlatform platform = null;
-        if (spec.platform() != null) {
-            platform = services.platform(spec.platform().id()).orElse(null);
-            if (platform == null) problems.add(new SpecProblem("$.platform.id", "no platform '" + spec.platform().id()
-                    + "' is registered; registered: " + listOrNone(services.platformIds())));
-        }
+        ConfidentialPlatform platform = platform(spec, problems);
         GuestProgramFactory guest = null;
         if (spec.guest() != null) {
             guest = services.guest(spec.guest().program()).orElse(null);
@@ -138,6 +133,15 @@ public final class SpecValidator {
     /** What a launch measurement is computed from: the platform and its part of the spec. */
     public record Measurable(MachineSpec spec, ConfidentialPlatform platform, PlatformSpec platformSpec) {}
 
+    /** The registered platform the spec names, or null (with a problem when it names one that is not there). */
+    private ConfidentialPlatform platform(MachineSpec spec, List<SpecProblem> problems) {
+        if (spec.platform() == null) return null;
+        ConfidentialPlatform platform = services.platform(spec.platform().id()).orElse(null);
+        if (platform == null) problems.add(new SpecProblem("$.platform.id", "no platform '" + spec.platform().id()
+                + "' is registered; registered: " + listOrNone(services.platformIds())));
+        return platform;
+    }
+
     /**
      * Checks what the launch measurement of a spec depends on, without asking the host anything: the form, the
      * layout, the vCPUs, the images and the platform's own options (e.g. the SEV-SNP policy and firmware). Which KVM,
@@ -149,12 +153,7 @@ public final class SpecValidator {
         List<SpecProblem> problems = new ArrayList<>(read.problems());
         MachineSpec spec = read.spec();
         if (spec == null) throw new SpecException(problems);
-        ConfidentialPlatform platform = null;
-        if (spec.platform() != null) {
-            platform = services.platform(spec.platform().id()).orElse(null);
-            if (platform == null) problems.add(new SpecProblem("$.platform.id", "no platform '" + spec.platform().id()
-                    + "' is registered; registered: " + listOrNone(services.platformIds())));
-        }
+        ConfidentialPlatform platform = platform(spec, problems);
         if (spec.memory() != null && read.partial().isEmpty()) layout(spec.memory(), 4096, problems);
         if (spec.vcpus() != null && spec.vcpus().count() < 1)
             problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + ": a VM needs at least one vCPU"));
