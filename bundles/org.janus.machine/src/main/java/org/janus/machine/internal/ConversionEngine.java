@@ -47,32 +47,66 @@ public final class ConversionEngine {
                         + " and cannot become private");
             }
         }
-        // What each converted part looked like before, so that a later failure can put it back exactly.
-        Deque<Undo> done = new ArrayDeque<>();
+        // Two phases: every part begins (attributes, listeners); only when all began does each commit (discards of
+        // stale faces, which cannot be undone). A failure while beginning aborts the parts begun, so no content is
+        // lost; a failure while committing converts back the parts already committed.
+        List<Begun> begun = new ArrayList<>();
         for (GuestMemoryMap.Ram part : parts) {
             GuestRam ram = part.ram();
             List<PageStateMap.Run> before = ram.runs(part.range().start(), part.range().size());
             try {
-                ram.convert(part.range().start(), part.range().size(), target);
-                done.push(new Undo(ram, before));
+                begun.add(new Begun(ram, before, ram.begin(part.range().start(), part.range().size(), target)));
             } catch (MemoryException e) {
-                // The failed part undid itself, or broke its region in the range the exception names. Either way
-                // every part converted before it is put back, so that nothing else differs from before.
-                ConversionOutcome.Stop stop = ram.isBroken()
-                        ? new ConversionOutcome.Stop(e.range() != null ? e.range() : part.range(), e.getMessage(), e)
-                        : null;
-                ConversionOutcome.Stop undo = rollback(done);
-                if (undo != null && stop == null) {
-                    // The rollback was needed because of e: the stop carries both causes.
-                    undo.error().addSuppressed(e);
-                    undo = new ConversionOutcome.Stop(undo.range(), undo.cause() + ", after " + e.getMessage(), undo.error());
-                }
-                stop = merge(stop, undo);
-                if (stop != null) return stop;
-                return new ConversionOutcome.Refused(e.errno(), e.getMessage());
+                return failed(part, e, abort(begun));
+            }
+        }
+        Deque<Undo> committed = new ArrayDeque<>();
+        for (int i = 0; i < begun.size(); i++) {
+            Begun b = begun.get(i);
+            try {
+                b.pending().commit();
+                committed.push(new Undo(b.ram(), b.before()));
+            } catch (MemoryException e) {
+                return failed(parts.get(i), e, merge(abort(begun.subList(i + 1, begun.size())), rollback(committed)));
             }
         }
         return new ConversionOutcome.Done(parts.stream().map(GuestMemoryMap.Ram::range).toList(), skipped);
+    }
+
+    /**
+     * The outcome when {@code part} failed with {@code e} (it undid itself, or broke its region in the range the
+     * exception names) and the other parts were put back, with {@code undo} saying where that failed, if anywhere.
+     */
+    private static ConversionOutcome failed(GuestMemoryMap.Ram part, MemoryException e, ConversionOutcome.Stop undo) {
+        ConversionOutcome.Stop stop = part.ram().isBroken()
+                ? new ConversionOutcome.Stop(e.range() != null ? e.range() : part.range(), e.getMessage(), e)
+                : null;
+        if (undo != null && stop == null) {
+            // Putting the others back was needed because of e: the stop carries both causes.
+            undo.error().addSuppressed(e);
+            undo = new ConversionOutcome.Stop(undo.range(), undo.cause() + ", after " + e.getMessage(), undo.error());
+        }
+        stop = merge(stop, undo);
+        if (stop != null) return stop;
+        return new ConversionOutcome.Refused(e.errno(), e.getMessage());
+    }
+
+    private record Begun(GuestRam ram, List<PageStateMap.Run> before, GuestRam.PendingConversion pending) {}
+
+    /** Aborts begun parts, latest first; a part that cannot be put back is named, the others are still aborted. */
+    private static ConversionOutcome.Stop abort(List<Begun> begun) {
+        ConversionOutcome.Stop stop = null;
+        for (int i = begun.size() - 1; i >= 0; i--) {
+            Begun b = begun.get(i);
+            try {
+                b.pending().abort();
+            } catch (MemoryException e) {
+                GpaRange unknown = e.range() != null ? e.range() : b.before().get(0).range();
+                stop = merge(stop, new ConversionOutcome.Stop(unknown, "aborting the conversion of " + unknown + " failed: "
+                        + e.getMessage(), e));
+            }
+        }
+        return stop;
     }
 
     private record Undo(GuestRam ram, List<PageStateMap.Run> before) {}

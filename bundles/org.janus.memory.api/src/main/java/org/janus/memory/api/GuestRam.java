@@ -40,7 +40,35 @@ public interface GuestRam extends AutoCloseable {
      *
      * @throws MemoryException with the step, the range and the errno; the region is then unchanged
      */
-    void convert(long gpa, long size, PageState target);
+    default void convert(long gpa, long size, PageState target) { begin(gpa, size, target).commit(); }
+
+    /**
+     * The first phase of {@link #convert}: every step that can be undone is done (attributes, listeners) and the
+     * pages are in their new state, but what cannot be undone (discarding the face the pages left) waits for
+     * {@link PendingConversion#commit()}. A caller converting several regions at once begins all of them and
+     * commits only when every one began, so that a failure in one leaves the contents of the others intact.
+     *
+     * @throws MemoryException as {@link #convert}; the region is then unchanged
+     */
+    PendingConversion begin(long gpa, long size, PageState target);
+
+    /** A conversion between its two phases. Exactly one of commit and abort is called, once. */
+    interface PendingConversion {
+        /**
+         * Completes the conversion.
+         *
+         * @throws MemoryException if a final step fails; the conversion is then undone (the contents of pages whose
+         *         stale face was already discarded are lost) or, if undoing fails, the region is broken
+         */
+        void commit();
+
+        /**
+         * Undoes the first phase: the region is as before the {@link #begin}.
+         *
+         * @throws MemoryException if undoing fails; the region is then broken, with the exact range
+         */
+        void abort();
+    }
 
     /**
      * Reads guest memory as the host.

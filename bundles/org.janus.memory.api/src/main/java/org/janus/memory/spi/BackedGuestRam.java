@@ -117,7 +117,7 @@ public abstract class BackedGuestRam implements GuestRam {
         for (ConversionListener l : listeners) l.privatising(this, gpa, size);
     }
 
-    @Override public synchronized void convert(long gpa, long size, PageState target) {
+    @Override public synchronized PendingConversion begin(long gpa, long size, PageState target) {
         checkUsable();
         GpaRange range = GpaRange.of(gpa, size);
         if (size <= 0 || !region.contains(gpa, size))
@@ -128,11 +128,17 @@ public abstract class BackedGuestRam implements GuestRam {
             throw new MemoryException(region.name(), Step.CHECK, range, "the VM has no private memory to convert to or from", null);
         // Each run converted so far with the steps applied to it, so that a failure undoes exactly what was done.
         List<AppliedRun> applied = new ArrayList<>();
+        // Discards cannot be undone: they wait for commit, when nothing that could still fail would need them back.
+        List<Deferred> deferred = new ArrayList<>();
         for (PageStateMap.Run run : states.runs(range.start(), range.end())) {
             if (run.state() == target) continue;
             AppliedRun current = new AppliedRun(run, new ArrayList<>());
             applied.add(current);
             for (ConversionStep s : plan(run.range(), target)) {
+                if (s.kind() == Step.DISCARD) {
+                    deferred.add(new Deferred(run.range(), s));
+                    continue;
+                }
                 try {
                     s.apply();
                 } catch (Exception e) {
@@ -145,6 +151,49 @@ public abstract class BackedGuestRam implements GuestRam {
                 if (s.kind() == Step.SET_ATTRIBUTES) states.set(run.range().start(), run.range().end(), target);
             }
             states.set(run.range().start(), run.range().end(), target);
+        }
+        return new Pending(applied, deferred);
+    }
+
+    /** A step left for commit, with the run it belongs to. */
+    private record Deferred(GpaRange run, ConversionStep step) {}
+
+    /** The second phase of a conversion: its deferred discards, or the undoing of its first phase. */
+    private final class Pending implements PendingConversion {
+        private final List<AppliedRun> applied;
+        private final List<Deferred> deferred;
+        private boolean ended;
+
+        Pending(List<AppliedRun> applied, List<Deferred> deferred) {
+            this.applied = applied;
+            this.deferred = deferred;
+        }
+
+        @Override public void commit() {
+            synchronized (BackedGuestRam.this) {
+                end();
+                for (Deferred d : deferred) {
+                    try {
+                        d.step().apply();
+                    } catch (Exception e) {
+                        rollBack(applied, d.step(), e);
+                        throw failure(d.step().kind(), d.run(), d.step().name() + " failed: " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+
+        @Override public void abort() {
+            synchronized (BackedGuestRam.this) {
+                end();
+                if (applied.isEmpty()) return;
+                rollBack(applied, null, null);
+            }
+        }
+
+        private void end() {
+            if (ended) throw new IllegalStateException("this conversion was already committed or aborted");
+            ended = true;
         }
     }
 
@@ -170,11 +219,13 @@ public abstract class BackedGuestRam implements GuestRam {
                 }
                 states.set(r.start(), r.end(), run.before().state());
             } catch (Exception undoFailure) {
-                String what = "undoing '" + undoing.name() + "' after '" + failed.name() + "' failed (" + cause.getMessage()
-                        + ") failed too: " + undoFailure.getMessage();
+                String what = failed == null
+                        ? "undoing '" + undoing.name() + "' when the conversion was aborted failed: " + undoFailure.getMessage()
+                        : "undoing '" + undoing.name() + "' after '" + failed.name() + "' failed (" + cause.getMessage()
+                                + ") failed too: " + undoFailure.getMessage();
                 if (b == null) {
                     b = new MemoryException(region.name(), Step.ROLLBACK, r, what, undoFailure);
-                    b.addSuppressed(cause);
+                    if (cause != null) b.addSuppressed(cause);
                 } else {
                     // Several runs are unknown: name the span that holds them all.
                     MemoryException wider = new MemoryException(region.name(), Step.ROLLBACK,
