@@ -1,5 +1,6 @@
 package org.janus.kvm.sim.internal;
 
+import org.janus.kvm.api.FallocateMode;
 import org.janus.kvm.api.FileStat;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.HostMemfd;
@@ -22,7 +23,10 @@ final class SimHostMemfd implements HostMemfd {
     @Override public long size() { return memfd.size(); }
 
     @Override public void fallocate(int mode, long offset, long length) {
-        if (memfd.isOpen()) host.faults().check("fallocate");
+        // Only calls that pass fallocate(2)'s own argument checks count toward an injected fault, as
+        // SimKvm.injectFault promises: a negative offset, an empty length, or PUNCH_HOLE without KEEP_SIZE fail alone.
+        boolean valid = offset >= 0 && length > 0 && ((mode & FallocateMode.PUNCH_HOLE) == 0 || (mode & FallocateMode.KEEP_SIZE) != 0);
+        if (memfd.isOpen() && valid) host.faults().check("fallocate");
         memfd.fallocate(mode, offset, length);
     }
 
