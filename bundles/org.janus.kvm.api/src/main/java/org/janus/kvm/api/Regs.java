@@ -12,12 +12,4 @@ public record Regs(long rax, long rbx, long rcx, long rdx, long rsi, long rdi, l
     public Regs withRip(long newRip) {
         return new Regs(rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, newRip, rflags);
     }
-
-    public Regs withRax(long v) {
-        return new Regs(v, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags);
-    }
-
-    public Regs withRflags(long v) {
-        return new Regs(rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, rip, v);
-    }
 }

@@ -30,11 +30,6 @@ public record Sregs(Segment cs, Segment ds, Segment es, Segment fs, Segment gs, 
         return new Sregs(v, ds, es, fs, gs, ss, tr, ldt, gdt, idt, cr0, cr2, cr3, cr4, cr8, efer, apicBase, interruptBitmap);
     }
 
-    /** The same registers with every data segment (ds, es, fs, gs, ss) replaced. */
-    public Sregs withDataSegments(Segment v) {
-        return new Sregs(cs, v, v, v, v, v, tr, ldt, gdt, idt, cr0, cr2, cr3, cr4, cr8, efer, apicBase, interruptBitmap);
-    }
-
     @Override public boolean equals(Object o) {
         return o instanceof Sregs r && r.cs.equals(cs) && r.ds.equals(ds) && r.es.equals(es) && r.fs.equals(fs)
                 && r.gs.equals(gs) && r.ss.equals(ss) && r.tr.equals(tr) && r.ldt.equals(ldt) && r.gdt.equals(gdt)

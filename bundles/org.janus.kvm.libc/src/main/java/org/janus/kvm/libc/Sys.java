@@ -40,8 +40,6 @@ public final class Sys {
         return new int[] {rc, rc == -1 ? Native.getLastError() : 0};
     }
 
-    public static boolean isPageAligned(long v) { return (v & (PAGE_SIZE - 1)) == 0; }
-
     public static void closeQuietly(int fd) {
         if (fd >= 0) C.close(fd);
     }

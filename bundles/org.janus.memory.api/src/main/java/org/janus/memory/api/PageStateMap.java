@@ -45,8 +45,6 @@ public final class PageStateMap {
     /** Bytes currently private. */
     public long privateBytes() { return privateBytes; }
 
-    public long sharedBytes() { return limit - base - privateBytes; }
-
     /** Number of maximal private runs (the map's size). */
     public int privateRunCount() { return privateRuns.size(); }
 
