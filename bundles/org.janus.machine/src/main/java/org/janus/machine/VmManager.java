@@ -49,6 +49,34 @@ public interface VmManager {
      */
     RunSummary awaitEnd(String id, Duration timeout) throws TimeoutException, InterruptedException;
 
+    /**
+     * The VM as it is now.
+     */
+    VmStatus status(String id);
+
+    /** The private and shared runs of each of the VM's RAM regions; empty once it has ended. */
+    List<RegionMap> memoryMap(String id);
+
+    /** Every platform and memory backend registered now, preferred first per id, with the VMs bound to each. */
+    List<ServiceInfo> services();
+
+    /**
+     * Rebinds a running, paused or created VM to the preferred service now registered for {@code serviceId} (its
+     * own platform's or backend's id when null): its vCPUs park at their next exit boundary, the new service takes
+     * over the VM's state, and they resume (a VM that was paused stays paused). A conversion in flight completes on
+     * the old service first. Returns at once, changing nothing, when the VM already has the preferred one.
+     *
+     * @throws IllegalArgumentException for an unknown VM, or when no service of that kind is registered under
+     *         {@code serviceId}
+     * @throws IllegalStateException when the VM has ended, or the service cannot take the VM over (another id, or
+     *         it refuses the VM's spec or host); nothing was changed, the VM runs on as before
+     */
+    SwapResult swap(String id, ServiceKind kind, String serviceId);
+
+    void addListener(VmListener listener);
+
+    void removeListener(VmListener listener);
+
     /** One entry of {@link #list()}. */
     record VmInfo(String id, String name, String platform, VmState state) {}
 }

@@ -12,9 +12,19 @@ public sealed interface VmState {
         @Override public String toString() { return "RUNNING"; }
     }
 
-    /** Every vCPU is parked between two runs. */
-    record Paused() implements VmState {
-        @Override public String toString() { return "PAUSED"; }
+    /**
+     * Every vCPU is parked between two runs: asked for by the host ({@link #BY_HOST}), or while a platform or
+     * memory backend the VM is bound to is being replaced or is waited for (the reason says which, and until when).
+     */
+    record Paused(String reason) implements VmState {
+        /** The reason of a pause the host asked for. */
+        public static final String BY_HOST = "paused by the host";
+
+        public Paused {
+            if (reason == null || reason.isBlank()) reason = BY_HOST;
+        }
+
+        @Override public String toString() { return "PAUSED (" + reason + ")"; }
     }
 
     /** Ended by the guest (halt, shutdown, exit port) or the host (stop); everything is released. */

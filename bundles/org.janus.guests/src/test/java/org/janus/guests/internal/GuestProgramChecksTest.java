@@ -56,6 +56,8 @@ class GuestProgramChecksTest {
 
         @Override public Suitability suitability(KvmVm vm) { return real.suitability(vm); }
 
+        @Override public GuestRam adopt(Kvm kvm, KvmVm vm, org.janus.memory.api.RamHandover handover) { return real.adopt(kvm, vm, handover); }
+
         @Override public GuestRam create(Kvm kvm, KvmVm vm, RamRegion region, PageState initial) {
             GuestRam ram = real.create(kvm, vm, region, initial);
             return (GuestRam) Proxy.newProxyInstance(GuestRam.class.getClassLoader(), new Class<?>[] {GuestRam.class}, (proxy, method, args) -> {
@@ -94,7 +96,7 @@ class GuestProgramChecksTest {
 
     @Test
     void theLinuxBootNoticesAPrivatePageLostToAConversionOfTheWrongRange() throws Exception {
-        ServiceDirectory services = Vms.manager().services().addBackend("legacy", new SloppyLegacyBackend(new LegacyBackend(true)), 10);
+        ServiceDirectory services = Vms.manager().directory().addBackend("legacy", new SloppyLegacyBackend(new LegacyBackend(true)), 10);
         VmManagerImpl m = new VmManagerImpl(services);
         RunSummary s = Vms.run(m, Vms.spec("sev-snp", "7.3", 1, "linux-snp-boot", "\"accept\": \"8M\", \"seed\": 9"));
         VmState.Failed f = failed(s);

@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.KvmVm;
@@ -25,13 +26,16 @@ final class Assembly {
     final SpecValidator.Plan plan;
     final String name;
     Kvm kvm;
-    ConfidentialPlatform platform;
+    /** The platform serving the VM now: replaced by a hot swap, null while the VM waits for one to come back. */
+    volatile ConfidentialPlatform platform;
     KvmVm vm;
-    MemoryBackend backend;
+    /** The backend serving the VM's RAM now: replaced by a hot swap, null while the VM waits for one. */
+    volatile MemoryBackend backend;
     MachineContext context;
-    final List<GuestRam> rams = new ArrayList<>();
+    /** The RAM of each region in slot order; a backend swap replaces each element by its adopter. */
+    final List<GuestRam> rams = new CopyOnWriteArrayList<>();
     final List<MmioHole> holes = new ArrayList<>();
-    GuestMemoryMap map;
+    volatile GuestMemoryMap map;
     VmConversions conversions;
     final List<KvmVcpu> vcpus = new ArrayList<>();
     LaunchResult launch;
@@ -51,6 +55,17 @@ final class Assembly {
     synchronized <T extends AutoCloseable> T own(String what, T resource) {
         releases.push(new Release(what, resource));
         return resource;
+    }
+
+    /**
+     * Puts RAM that adopted the current RAM in its place, region by region, with a new memory map and conversion
+     * engine. The caller holds the conversion lock and has relinquished the old RAM.
+     */
+    void replaceRams(List<GuestRam> adopted) {
+        for (int i = 0; i < adopted.size(); i++) rams.set(i, adopted.get(i));
+        map = new GuestMemoryMap(rams, holes);
+        conversions.replaceEngine(new ConversionEngine(map));
+        context.memory(map, conversions);
     }
 
     /** Closes the vCPU fds alone (kicking vCPU threads out of KVM_RUN); {@link #release()} skips them after. */

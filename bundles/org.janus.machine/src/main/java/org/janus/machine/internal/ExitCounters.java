@@ -9,8 +9,16 @@ import java.util.concurrent.atomic.LongAdder;
 /** KVM exits counted per vCPU and kind ({@code io-out}, {@code hypercall}, {@code memory-fault}, ...). */
 final class ExitCounters {
     private final Map<Integer, Map<String, LongAdder>> counts = new ConcurrentHashMap<>();
+    private final LongAdder total = new LongAdder();
+
+    /** Exits of every vCPU and kind so far. */
+    long total() { return total.sum(); }
+
+    /** Exits of one vCPU so far. */
+    long total(int vcpu) { return counts.getOrDefault(vcpu, Map.of()).values().stream().mapToLong(LongAdder::sum).sum(); }
 
     void count(int vcpu, String kind) {
+        total.increment();
         counts.computeIfAbsent(vcpu, v -> new ConcurrentHashMap<>()).computeIfAbsent(kind, k -> new LongAdder()).increment();
     }
 

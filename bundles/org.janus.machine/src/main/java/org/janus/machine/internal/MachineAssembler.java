@@ -91,8 +91,10 @@ final class MachineAssembler {
         for (int slot = 0; slot < ram.size(); slot++) {
             MachineSpec.Region r = ram.get(slot);
             RamRegion region = new RamRegion(r.name(), slot, r.gpa(), r.size());
-            GuestRam g = a.backend.create(a.kvm, a.vm, region, a.plan.initialState());
-            a.rams.add(a.own("RAM " + r.name(), g));
+            a.rams.add(a.backend.create(a.kvm, a.vm, region, a.plan.initialState()));
+            // Whichever RAM serves the slot at the end is released: a backend swap replaces the object.
+            int index = slot;
+            a.own("RAM " + r.name(), () -> a.rams.get(index).close());
         }
         for (MachineSpec.Region h : a.plan.spec().memory().mmio()) a.holes.add(new MmioHole(h.name(), h.gpa(), h.size()));
         a.map = new GuestMemoryMap(a.rams, a.holes);

@@ -91,7 +91,7 @@ public final class MeasureCommand implements Function<List<String>, String> {
     private void awaitPlatform(MachineSpec spec) throws InterruptedException {
         if (spec == null || spec.platform() == null) return;
         String id = spec.platform().id();
-        manager.services().awaitUntil(s -> s.platform(id).isPresent(), System.nanoTime() + RunCommand.SERVICE_WAIT.toNanos());
+        manager.directory().awaitUntil(s -> s.platform(id).isPresent(), System.nanoTime() + RunCommand.SERVICE_WAIT.toNanos());
     }
 
     private static Path specArgument(List<String> args) {

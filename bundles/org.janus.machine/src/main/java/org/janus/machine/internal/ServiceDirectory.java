@@ -17,7 +17,33 @@ import org.janus.platform.api.ConfidentialPlatform;
  * it by hand. Where several services share a name, the one added last wins until it goes.
  */
 public final class ServiceDirectory {
-    private record Entry<T>(String name, T service, int ranking, long order) {}
+    private record Entry<T>(String name, T service, int ranking, Origin origin, long order) {}
+
+    /**
+     * The bundle a service comes from: its symbolic name and version, both empty outside a framework. Among
+     * services of one name, a higher version is preferred at equal ranking.
+     */
+    public record Origin(String bundle, String version) {
+        public static final Origin NONE = new Origin("", "");
+
+        /** The bundle that loaded {@code service}'s class, where there is a framework. */
+        public static Origin of(Object service) {
+            try {
+                org.osgi.framework.Bundle b = org.osgi.framework.FrameworkUtil.getBundle(service.getClass());
+                return b == null ? NONE : new Origin(b.getSymbolicName(), b.getVersion().toString());
+            } catch (NoClassDefFoundError noFramework) {
+                return NONE;
+            }
+        }
+
+        int compareVersion(Origin other) {
+            if (version.isEmpty() || other.version.isEmpty()) return 0;
+            return org.osgi.framework.Version.parseVersion(version).compareTo(org.osgi.framework.Version.parseVersion(other.version));
+        }
+    }
+
+    /** One registered service as {@link #registrations} lists it. */
+    public record Registration<T>(String name, T service, int ranking, Origin origin, boolean preferred) {}
 
     private final List<Entry<Kvm>> kvms = new ArrayList<>();
     private final List<Entry<ConfidentialPlatform>> platforms = new ArrayList<>();
@@ -31,9 +57,17 @@ public final class ServiceDirectory {
 
     public synchronized ServiceDirectory addPlatform(String id, ConfidentialPlatform p, int ranking) { return add(platforms, id, p, ranking); }
 
+    public synchronized ServiceDirectory addPlatform(String id, ConfidentialPlatform p, int ranking, Origin origin) {
+        return add(platforms, id, p, ranking, origin);
+    }
+
     public synchronized void removePlatform(ConfidentialPlatform p) { remove(platforms, p); }
 
     public synchronized ServiceDirectory addBackend(String id, MemoryBackend b, int ranking) { return add(backends, id, b, ranking); }
+
+    public synchronized ServiceDirectory addBackend(String id, MemoryBackend b, int ranking, Origin origin) {
+        return add(backends, id, b, ranking, origin);
+    }
 
     public synchronized void removeBackend(MemoryBackend b) { remove(backends, b); }
 
@@ -68,12 +102,49 @@ public final class ServiceDirectory {
 
     public synchronized List<String> guestNames() { return names(guests); }
 
+    /** Every platform registered now, by id, the preferred one of each id first. */
+    public synchronized List<Registration<ConfidentialPlatform>> platformRegistrations() { return registrations(platforms); }
+
+    /** Every memory backend registered now, by id, the preferred one of each id first. */
+    public synchronized List<Registration<MemoryBackend>> backendRegistrations() { return registrations(backends); }
+
+    /** Where {@code service} (a platform or backend registered here) comes from; {@link Origin#NONE} if unknown. */
+    public synchronized Origin origin(Object service) {
+        for (List<? extends Entry<?>> list : List.of(platforms, backends)) {
+            for (Entry<?> e : list) if (e.service() == service) return e.origin();
+        }
+        return Origin.NONE;
+    }
+
+    /** Whether {@code service} is registered here now (as a platform or backend). */
+    public synchronized boolean isRegistered(Object service) {
+        return platforms.stream().anyMatch(e -> e.service() == service) || backends.stream().anyMatch(e -> e.service() == service);
+    }
+
+    private static <T> List<Registration<T>> registrations(List<Entry<T>> list) {
+        List<Registration<T>> out = new ArrayList<>();
+        list.stream().map(Entry::name).distinct().sorted().forEach(name -> {
+            boolean first = true;
+            for (Entry<T> e : list.stream().filter(e -> e.name().equals(name)).sorted(ORDER).toList()) {
+                out.add(new Registration<>(e.name(), e.service(), e.ranking(), e.origin(), first));
+                first = false;
+            }
+        });
+        return out;
+    }
+
+    /** Highest ranking first, then highest bundle version, then the latest registered. */
     private static final Comparator<Entry<?>> ORDER = Comparator.<Entry<?>>comparingInt(Entry::ranking).reversed()
+            .thenComparing((a, b) -> b.origin().compareVersion(a.origin()))
             .thenComparing(Comparator.<Entry<?>>comparingLong(Entry::order).reversed());
 
     private <T> ServiceDirectory add(List<Entry<T>> list, String name, T service, int ranking) {
+        return add(list, name, service, ranking, Origin.NONE);
+    }
+
+    private <T> ServiceDirectory add(List<Entry<T>> list, String name, T service, int ranking, Origin origin) {
         if (name == null || service == null) return this;
-        list.add(new Entry<>(name, service, ranking, order++));
+        list.add(new Entry<>(name, service, ranking, origin, order++));
         notifyAll();
         return this;
     }

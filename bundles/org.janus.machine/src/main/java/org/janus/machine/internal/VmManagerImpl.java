@@ -8,36 +8,72 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.janus.kvm.api.Kvm;
 import org.janus.machine.GuestProgramFactory;
 import org.janus.machine.MachineSpec;
+import org.janus.machine.RegionMap;
 import org.janus.machine.RunSummary;
+import org.janus.machine.ServiceInfo;
+import org.janus.machine.ServiceKind;
+import org.janus.machine.SwapResult;
+import org.janus.machine.VmEvent;
+import org.janus.machine.VmListener;
+import org.janus.machine.VmStatus;
 import org.janus.machine.SpecException;
 import org.janus.machine.VmManager;
 import org.janus.machine.VmState;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.platform.api.ConfidentialPlatform;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
  * The {@link VmManager} service. KVM providers, platforms, memory backends and guest programs are tracked
  * dynamically by their service properties; each VM takes the ones it needs when it is created and keeps them.
  */
-@Component(service = VmManager.class)
+@Component(service = VmManager.class, configurationPid = VmManagerImpl.PID)
+@Designate(ocd = VmManagerImpl.Config.class)
 public final class VmManagerImpl implements VmManager {
     private static final System.Logger LOG = System.getLogger(VmManagerImpl.class.getName());
+    public static final String PID = "org.janus.machine";
+
+    @ObjectClassDefinition(name = "Janus machine", description = "How VMs behave when the services they are bound to change.")
+    public @interface Config {
+        @AttributeDefinition(name = "Swap grace period (seconds)",
+                description = "How long a VM whose platform or memory backend went away without a replacement stays "
+                        + "paused waiting for one before it stops.", min = "0")
+        long swap_grace_seconds() default DEFAULT_GRACE_SECONDS;
+    }
+
+    static final long DEFAULT_GRACE_SECONDS = 30;
 
     private final ServiceDirectory services;
     private final SpecValidator validator;
     private final MachineAssembler assembler;
     private final Map<String, VmInstance> vms = new ConcurrentHashMap<>();
     private final AtomicInteger next = new AtomicInteger();
+    private final List<VmListener> listeners = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "janus-swap-grace");
+        t.setDaemon(true);
+        return t;
+    });
+    private volatile long graceNanos = TimeUnit.SECONDS.toNanos(DEFAULT_GRACE_SECONDS);
 
     public VmManagerImpl() { this(new ServiceDirectory()); }
 
@@ -48,7 +84,22 @@ public final class VmManagerImpl implements VmManager {
         this.assembler = new MachineAssembler(services);
     }
 
-    public ServiceDirectory services() { return services; }
+    /** The services VMs are built from (tests add them by hand). */
+    public ServiceDirectory directory() { return services; }
+
+    @Activate
+    @Modified
+    void configure(Config config) {
+        if (config.swap_grace_seconds() < 0) {
+            LOG.log(System.Logger.Level.ERROR, PID + ": swap_grace_seconds must not be negative (got " + config.swap_grace_seconds()
+                    + "); keeping " + TimeUnit.NANOSECONDS.toSeconds(graceNanos) + " s");
+            return;
+        }
+        graceNanos = TimeUnit.SECONDS.toNanos(config.swap_grace_seconds());
+    }
+
+    /** Sets the grace period outside a framework (tests). */
+    public void graceNanos(long nanos) { graceNanos = nanos; }
 
     /** The validator this manager checks specs with (the measure command checks what a measurement needs with it). */
     public SpecValidator validator() { return validator; }
@@ -66,18 +117,132 @@ public final class VmManagerImpl implements VmManager {
     @Reference(service = ConfidentialPlatform.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY, unbind = "removePlatform")
     void addPlatform(ConfidentialPlatform platform, Map<String, Object> properties) {
-        services.addPlatform(string(properties, ConfidentialPlatform.PROPERTY, platform.id()), platform, ranking(properties));
+        String id = string(properties, ConfidentialPlatform.PROPERTY, platform.id());
+        services.addPlatform(id, platform, ranking(properties), ServiceDirectory.Origin.of(platform));
+        arrived(ServiceKind.PLATFORM, id);
     }
 
-    void removePlatform(ConfidentialPlatform platform) { services.removePlatform(platform); }
+    void removePlatform(ConfidentialPlatform platform) {
+        ServiceDirectory.Origin origin = services.origin(platform);
+        services.removePlatform(platform);
+        gone(ServiceKind.PLATFORM, platform, origin);
+    }
 
     @Reference(service = MemoryBackend.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY, unbind = "removeBackend")
     void addBackend(MemoryBackend backend, Map<String, Object> properties) {
-        services.addBackend(string(properties, MemoryBackend.PROPERTY, backend.id()), backend, ranking(properties));
+        String id = string(properties, MemoryBackend.PROPERTY, backend.id());
+        services.addBackend(id, backend, ranking(properties), ServiceDirectory.Origin.of(backend));
+        arrived(ServiceKind.BACKEND, id);
     }
 
-    void removeBackend(MemoryBackend backend) { services.removeBackend(backend); }
+    void removeBackend(MemoryBackend backend) {
+        ServiceDirectory.Origin origin = services.origin(backend);
+        services.removeBackend(backend);
+        gone(ServiceKind.BACKEND, backend, origin);
+    }
+
+    // ---- hot swap ----
+
+    private Optional<?> preferred(ServiceKind kind, String id) {
+        return kind == ServiceKind.PLATFORM ? services.platform(id) : services.backend(id);
+    }
+
+    private static String serviceId(ServiceKind kind, VmInstance vm) {
+        return kind == ServiceKind.PLATFORM ? vm.platform() : vm.backendId();
+    }
+
+    /**
+     * A service of {@code kind} registered under {@code id}: VMs waiting for one get it, and VMs bound to another
+     * service of that id move to it when it is now the preferred one (a higher ranking or version).
+     */
+    private void arrived(ServiceKind kind, String id) {
+        Object best = preferred(kind, id).orElse(null);
+        if (best == null) return;
+        ServiceDirectory.Origin origin = services.origin(best);
+        for (VmInstance vm : liveVms()) {
+            if (!serviceId(kind, vm).equals(id)) continue;
+            ServiceInfo from = info(kind, vm);
+            if (vm.isWaitingFor(kind)) {
+                vm.arrived(kind, best, origin).ifPresent(paused -> swapped(vm, kind, from, paused, 0));
+            } else if (vm.bound(kind) != best && vm.bound(kind) != null) {
+                try {
+                    VmInstance.SwapPause p = vm.rebind(kind, best, origin);
+                    swapped(vm, kind, from, p.pausedNanos(), p.exitsToPark());
+                } catch (IllegalStateException e) {
+                    LOG.log(System.Logger.Level.WARNING, vm.id() + " stays on " + from.label() + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code departed} is going away (its bundle is stopping or being updated): every VM bound to it moves to the
+     * preferred remaining service of its id, or parks and waits for one. Returns only when no VM can call into it.
+     */
+    private void gone(ServiceKind kind, Object departed, ServiceDirectory.Origin origin) {
+        for (VmInstance vm : liveVms()) {
+            if (vm.bound(kind) != departed) continue;
+            String id = serviceId(kind, vm);
+            ServiceInfo from = info(kind, vm);
+            String why = kind.word() + " " + id + (origin.bundle().isEmpty() ? "" : " (" + origin.bundle() + " " + origin.version() + ")")
+                    + " went away";
+            Object replacement = preferred(kind, id).orElse(null);
+            if (replacement != null) {
+                try {
+                    VmInstance.SwapPause p = vm.rebind(kind, replacement, services.origin(replacement));
+                    swapped(vm, kind, from, p.pausedNanos(), p.exitsToPark());
+                    continue;
+                } catch (IllegalStateException e) {
+                    why += "; the remaining " + kind.word() + " cannot take over (" + e.getMessage() + ")";
+                }
+            }
+            vm.waitFor(kind, why, graceNanos, timers);
+        }
+    }
+
+    private void swapped(VmInstance vm, ServiceKind kind, ServiceInfo from, long pausedNanos, long exitsToPark) {
+        ServiceInfo to = info(kind, vm);
+        LOG.log(System.Logger.Level.INFO, vm.id() + ": " + kind.word() + " " + from.label() + " replaced by " + to.label() + " ("
+                + pausedNanos / 1000 + " us paused, " + exitsToPark + " exits to park)");
+        fire(new VmEvent.Swapped(vm.id(), kind, from, to, pausedNanos, exitsToPark));
+    }
+
+    private List<VmInstance> liveVms() { return vms.values().stream().filter(v -> !v.state().isFinal()).toList(); }
+
+    /** The service of {@code kind} a VM is bound to, described. */
+    private ServiceInfo info(ServiceKind kind, VmInstance vm) {
+        Object bound = vm.bound(kind);
+        ServiceDirectory.Origin o = vm.origin(kind);
+        int ranking = 0;
+        boolean preferred = false;
+        for (ServiceDirectory.Registration<?> r : registrations(kind)) {
+            if (r.service() == bound) {
+                ranking = r.ranking();
+                preferred = r.preferred();
+            }
+        }
+        return new ServiceInfo(kind, serviceId(kind, vm), o.bundle(), o.version(), ranking, preferred,
+                bound == null ? List.of() : boundVms(kind, bound));
+    }
+
+    private List<? extends ServiceDirectory.Registration<?>> registrations(ServiceKind kind) {
+        return kind == ServiceKind.PLATFORM ? services.platformRegistrations() : services.backendRegistrations();
+    }
+
+    private List<String> boundVms(ServiceKind kind, Object service) {
+        return liveVms().stream().filter(v -> v.bound(kind) == service).map(VmInstance::id).toList();
+    }
+
+    private void fire(VmEvent event) {
+        for (VmListener l : listeners) {
+            try {
+                l.event(event);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "a VM listener failed on " + event + ": " + e);
+            }
+        }
+    }
 
     @Reference(service = GuestProgramFactory.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY, unbind = "removeGuest")
@@ -106,6 +271,7 @@ public final class VmManagerImpl implements VmManager {
         for (VmInstance vm : vms.values()) {
             if (!vm.state().isFinal()) vm.stop("the VM manager is going away");
         }
+        timers.shutdownNow();
     }
 
     // ---- VmManager ----
@@ -122,7 +288,7 @@ public final class VmManagerImpl implements VmManager {
     private String create(SpecValidator.Plan plan) {
         String id = "vm-" + next.incrementAndGet();
         Assembly a = assembler.assemble(plan);
-        VmInstance vm = new VmInstance(id, a);
+        VmInstance vm = new VmInstance(id, a, services.origin(a.platform), services.origin(a.backend), this::fire);
         vms.put(id, vm);
         return id;
     }
@@ -179,4 +345,59 @@ public final class VmManagerImpl implements VmManager {
     @Override public RunSummary awaitEnd(String id, Duration timeout) throws TimeoutException, InterruptedException {
         return vm(id).awaitEnd(timeout);
     }
+
+    @Override public VmStatus status(String id) {
+        VmInstance vm = vm(id);
+        VmState state = vm.state();
+        long privateBytes = state.isFinal() ? 0 : vm.withRam(rams -> rams.stream().mapToLong(r -> {
+            try {
+                return r.privateBytes();
+            } catch (RuntimeException released) {
+                return 0;
+            }
+        }).sum());
+        return new VmStatus(id, vm.name(), state, info(ServiceKind.PLATFORM, vm), info(ServiceKind.BACKEND, vm), vm.vcpuStatus(),
+                vm.ramBytes(), privateBytes, vm.conversionCounts(), vm.swaps(), vm.ran(), vm.log());
+    }
+
+    @Override public List<RegionMap> memoryMap(String id) {
+        VmInstance vm = vm(id);
+        if (vm.state().isFinal()) return List.of();
+        return vm.withRam(rams -> rams.stream().map(r -> new RegionMap(r.region().name(), r.region().gpa(), r.region().size(),
+                r.backend(), r.runs(r.region().gpa(), r.region().size()))).toList());
+    }
+
+    @Override public List<ServiceInfo> services() {
+        List<ServiceInfo> out = new ArrayList<>();
+        for (ServiceKind kind : ServiceKind.values()) {
+            for (ServiceDirectory.Registration<?> r : registrations(kind))
+                out.add(new ServiceInfo(kind, r.name(), r.origin().bundle(), r.origin().version(), r.ranking(), r.preferred(),
+                        boundVms(kind, r.service())));
+        }
+        return out;
+    }
+
+    @Override public SwapResult swap(String id, ServiceKind kind, String serviceId) {
+        VmInstance vm = vm(id);
+        if (vm.state().isFinal()) throw new IllegalStateException(id + " has ended; nothing to swap");
+        String wanted = serviceId == null || serviceId.isBlank() ? serviceId(kind, vm) : serviceId;
+        Object next = preferred(kind, wanted).orElseThrow(() -> new IllegalArgumentException("no " + kind.word() + " " + wanted
+                + " is registered; registered: " + (registrations(kind).isEmpty() ? "none"
+                : String.join(", ", registrations(kind).stream().map(ServiceDirectory.Registration::name).distinct().toList()))));
+        ServiceInfo from = info(kind, vm);
+        if (vm.isWaitingFor(kind)) {
+            long paused = vm.arrived(kind, next, services.origin(next)).orElseThrow(() -> new IllegalStateException(
+                    id + " is still waiting: " + vm.state()));
+            swapped(vm, kind, from, paused, 0);
+            return new SwapResult(id, kind, from, info(kind, vm), true, paused);
+        }
+        if (vm.bound(kind) == next) return new SwapResult(id, kind, from, from, false, 0);
+        VmInstance.SwapPause p = vm.rebind(kind, next, services.origin(next));
+        swapped(vm, kind, from, p.pausedNanos(), p.exitsToPark());
+        return new SwapResult(id, kind, from, info(kind, vm), true, p.pausedNanos());
+    }
+
+    @Override public void addListener(VmListener listener) { listeners.add(listener); }
+
+    @Override public void removeListener(VmListener listener) { listeners.remove(listener); }
 }

@@ -104,6 +104,19 @@ public interface GuestRam extends AutoCloseable {
     /** True once a failed conversion could not be undone; the VM must stop. */
     boolean isBroken();
 
+    /**
+     * Hands this RAM over for a newer version of its backend to {@link MemoryBackend#adopt adopt}: everything it
+     * is, as API and JDK values. It stays usable until {@link #relinquish()}; the caller makes sure that nothing
+     * converts or accesses it between the two (the machine holds its conversion lock and parks its vCPUs).
+     */
+    RamHandover handOver();
+
+    /**
+     * After a successful adoption, gives up the backing without releasing it (the adopter owns it now): every later
+     * call fails, and {@link #close()} releases nothing. Also used on an adopter whose adoption is given up.
+     */
+    void relinquish();
+
     /** Deletes the memslot and releases every mapping and file. Idempotent. */
     @Override void close();
 }

@@ -35,6 +35,16 @@ public interface MemoryBackend {
      */
     GuestRam create(Kvm kvm, KvmVm vm, RamRegion region, PageState initial);
 
+    /**
+     * Takes over RAM that another instance of this backend (usually an older version of its bundle) made, from
+     * what that RAM {@link GuestRam#handOver() handed over}: the same memslot, files, mappings, page states and
+     * listeners, served by this backend's code from now on. Nothing is created or changed in KVM.
+     *
+     * @throws MemoryException when the handover is not this backend's kind (another id) or lacks what it needs;
+     *         nothing was changed
+     */
+    GuestRam adopt(Kvm kvm, KvmVm vm, RamHandover handover);
+
     /** The verdict of {@link #suitability}: usable or not, and the reason in a sentence. */
     record Suitability(boolean usable, String reason) {
         public static Suitability yes(String reason) { return new Suitability(true, reason); }

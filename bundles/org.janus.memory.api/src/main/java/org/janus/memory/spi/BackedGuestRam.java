@@ -2,6 +2,7 @@ package org.janus.memory.spi;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.KvmException;
@@ -12,6 +13,7 @@ import org.janus.memory.api.MemoryException;
 import org.janus.memory.api.MemoryException.Step;
 import org.janus.memory.api.PageState;
 import org.janus.memory.api.PageStateMap;
+import org.janus.memory.api.RamHandover;
 import org.janus.memory.api.RamRegion;
 
 /**
@@ -28,12 +30,33 @@ public abstract class BackedGuestRam implements GuestRam {
     private volatile MemoryException broken;
     private volatile boolean closed;
 
+    private volatile boolean relinquished;
+
     protected BackedGuestRam(RamRegion region, String backend, long pageSize, PageState initial) {
         this.region = region;
         this.backend = backend;
         this.pageSize = pageSize;
         this.states = new PageStateMap(region.gpa(), region.end(), pageSize, initial);
     }
+
+    /** RAM taking over what another instance handed over: its page states and listeners, as they are. */
+    protected BackedGuestRam(RamHandover handover) {
+        this.region = handover.region();
+        this.backend = handover.backend();
+        this.pageSize = handover.states().pageSize();
+        this.states = handover.states();
+        this.listeners.addAll(handover.listeners());
+    }
+
+    /** The backend's files, mappings and settings, for {@link #handOver()}: API and JDK values only. */
+    protected abstract Map<String, Object> backing();
+
+    @Override public synchronized RamHandover handOver() {
+        checkUsable();
+        return new RamHandover(region, backend, states, List.copyOf(listeners), backing());
+    }
+
+    @Override public synchronized void relinquish() { relinquished = true; }
 
     /** One reversible step of a conversion. */
     public interface ConversionStep {
@@ -282,6 +305,7 @@ public abstract class BackedGuestRam implements GuestRam {
     }
 
     private void checkUsable() {
+        if (relinquished) throw new MemoryException(region.name(), Step.CHECK, null, "the region was handed over to another backend instance", null);
         if (closed) throw new MemoryException(region.name(), Step.CHECK, null, "the region was released", null);
         MemoryException b = broken;
         if (b != null) throw new MemoryException(region.name(), Step.CHECK, b.range(), "the region is broken: " + b.getMessage(), b);
@@ -293,6 +317,7 @@ public abstract class BackedGuestRam implements GuestRam {
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
+        if (relinquished) return;   // the adopter owns the backing now
         release();
     }
 

@@ -16,6 +16,7 @@ import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.MemoryException;
 import org.janus.memory.api.MemoryException.Step;
 import org.janus.memory.api.PageState;
+import org.janus.memory.api.RamHandover;
 import org.janus.memory.api.RamRegion;
 import org.osgi.service.component.annotations.Component;
 
@@ -96,6 +97,13 @@ public final class GuestMemfdBackend implements MemoryBackend {
             if (gmem != null) gmem.close();
             throw new MemoryException(region.name(), step, GpaRange.of(region.gpa(), region.size()), e.getMessage(), e);
         }
+    }
+
+    @Override public GuestRam adopt(Kvm kvm, KvmVm vm, RamHandover handover) {
+        if (!GUEST_MEMFD.equals(handover.backend()))
+            throw new MemoryException(handover.region().name(), Step.CHECK, GpaRange.of(handover.region().gpa(), handover.region().size()),
+                    "the guest-memfd backend cannot take over RAM of the " + handover.backend() + " backend", null);
+        return new GuestMemfdRam(vm, handover);
     }
 
     /** KVM_SET_USER_MEMORY_REGION2 with size 0: the slot is deleted. */

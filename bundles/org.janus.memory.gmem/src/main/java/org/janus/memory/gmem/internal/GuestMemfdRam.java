@@ -2,6 +2,7 @@ package org.janus.memory.gmem.internal;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.GuestMemfd;
 import org.janus.kvm.api.HostMapping;
@@ -15,6 +16,7 @@ import org.janus.memory.api.MemoryException;
 import org.janus.memory.api.MemoryFigures;
 import org.janus.memory.api.PageState;
 import org.janus.memory.api.PageStateMap;
+import org.janus.memory.api.RamHandover;
 import org.janus.memory.api.RamRegion;
 import org.janus.memory.spi.BackedGuestRam;
 
@@ -35,6 +37,23 @@ final class GuestMemfdRam extends BackedGuestRam {
         this.gmem = gmem;
         this.mapping = mapping;
         this.hasPrivateMemory = hasPrivateMemory;
+    }
+
+    /** RAM taken over from another instance of this backend. */
+    GuestMemfdRam(KvmVm vm, RamHandover handover) {
+        super(handover);
+        this.vm = vm;
+        this.gmem = handover.backing(GMEM, GuestMemfd.class);
+        this.mapping = handover.backing(MAPPING, HostMapping.class);
+        this.hasPrivateMemory = handover.backing(HAS_PRIVATE, Boolean.class);
+    }
+
+    static final String GMEM = "gmem";
+    static final String MAPPING = "mapping";
+    static final String HAS_PRIVATE = "hasPrivateMemory";
+
+    @Override protected Map<String, Object> backing() {
+        return Map.of(GMEM, gmem, MAPPING, mapping, HAS_PRIVATE, hasPrivateMemory);
     }
 
     @Override public boolean hasPrivateMemory() { return hasPrivateMemory; }

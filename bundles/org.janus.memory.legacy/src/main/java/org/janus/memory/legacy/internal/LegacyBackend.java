@@ -16,6 +16,7 @@ import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.MemoryException;
 import org.janus.memory.api.MemoryException.Step;
 import org.janus.memory.api.PageState;
+import org.janus.memory.api.RamHandover;
 import org.janus.memory.api.RamRegion;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -70,6 +71,14 @@ public final class LegacyBackend implements MemoryBackend {
                     + "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES=0x" + Long.toHexString(gmemAttributes)
                     + "), where VM-wide attributes answer ENOTTY; the guest-memfd backend works here");
         return Suitability.yes("the VM has no private memory; RAM is a plain shared memfd");
+    }
+
+    /** The RAM keeps the discard setting it was created with: the VM's memory behaviour does not change under it. */
+    @Override public GuestRam adopt(Kvm kvm, KvmVm vm, RamHandover handover) {
+        if (!LEGACY.equals(handover.backend()))
+            throw new MemoryException(handover.region().name(), Step.CHECK, GpaRange.of(handover.region().gpa(), handover.region().size()),
+                    "the legacy backend cannot take over RAM of the " + handover.backend() + " backend", null);
+        return new LegacyRam(vm, handover);
     }
 
     @Override public GuestRam create(Kvm kvm, KvmVm vm, RamRegion region, PageState initial) {

@@ -1,7 +1,9 @@
 package org.janus.memory.legacy.internal;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.janus.kvm.api.GuestMemfd;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.HostMemfd;
@@ -15,6 +17,7 @@ import org.janus.memory.api.MemoryException;
 import org.janus.memory.api.MemoryException.Step;
 import org.janus.memory.api.MemoryFigures;
 import org.janus.memory.api.PageState;
+import org.janus.memory.api.RamHandover;
 import org.janus.memory.api.RamRegion;
 import org.janus.memory.spi.BackedGuestRam;
 
@@ -34,6 +37,30 @@ final class LegacyRam extends BackedGuestRam {
         this.mapping = mapping;
         this.gmem = gmem;
         this.discard = discard;
+    }
+
+    static final String SHARED = "shared";
+    static final String MAPPING = "mapping";
+    static final String GMEM = "gmem";
+    static final String DISCARD = "discard";
+
+    /** RAM taken over from another instance of this backend; without a guest_memfd when the VM has no private memory. */
+    LegacyRam(KvmVm vm, RamHandover handover) {
+        super(handover);
+        this.vm = vm;
+        this.shared = handover.backing(SHARED, HostMemfd.class);
+        this.mapping = handover.backing(MAPPING, HostMapping.class);
+        this.gmem = handover.backing().containsKey(GMEM) ? handover.backing(GMEM, GuestMemfd.class) : null;
+        this.discard = handover.backing(DISCARD, Boolean.class);
+    }
+
+    @Override protected Map<String, Object> backing() {
+        Map<String, Object> b = new HashMap<>();
+        b.put(SHARED, shared);
+        b.put(MAPPING, mapping);
+        if (gmem != null) b.put(GMEM, gmem);
+        b.put(DISCARD, discard);
+        return b;
     }
 
     @Override public boolean hasPrivateMemory() { return gmem != null; }
