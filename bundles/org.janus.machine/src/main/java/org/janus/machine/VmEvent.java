@@ -12,9 +12,9 @@ public sealed interface VmEvent {
      * A platform or memory backend was replaced under the VM.
      *
      * @param pausedNanos how long its vCPUs were parked for the swap
-     * @param exitsWhileParked exits handled between the first vCPU parking and the last one resuming (0: the swap
-     *        happened entirely between two exits of every vCPU)
+     * @param exitsToPark exits the vCPUs handled between the swap's start and the last of them parking: the
+     *        exits in flight that completed on the old service (0 when the VM was paused or waiting for a replacement)
      */
     record Swapped(String vm, ServiceKind kind, ServiceInfo from, ServiceInfo to, long pausedNanos,
-                   long exitsWhileParked) implements VmEvent {}
+                   long exitsToPark) implements VmEvent {}
 }

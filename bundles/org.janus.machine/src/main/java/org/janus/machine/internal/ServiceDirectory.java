@@ -92,6 +92,12 @@ public final class ServiceDirectory {
 
     public synchronized Optional<ConfidentialPlatform> platform(String id) { return best(platforms, id); }
 
+    /** Every platform registered under {@code id}, the preferred first. */
+    public synchronized List<ConfidentialPlatform> platforms(String id) { return all(platforms, id); }
+
+    /** Every backend registered under {@code id}, the preferred first. */
+    public synchronized List<MemoryBackend> backends(String id) { return all(backends, id); }
+
     public synchronized List<String> platformIds() { return names(platforms); }
 
     public synchronized Optional<MemoryBackend> backend(String id) { return best(backends, id); }
@@ -152,6 +158,10 @@ public final class ServiceDirectory {
     private <T> void remove(List<Entry<T>> list, T service) {
         list.removeIf(e -> e.service() == service);
         notifyAll();
+    }
+
+    private static <T> List<T> all(List<Entry<T>> list, String name) {
+        return list.stream().filter(e -> e.name().equals(name)).sorted(ORDER).map(Entry::service).toList();
     }
 
     private static <T> Optional<T> best(List<Entry<T>> list, String name) {

@@ -10,6 +10,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import java.io.StringReader;
 import java.math.BigDecimal;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -198,7 +199,7 @@ public final class SpecReader {
     private ImageSection images(JsonObject o) {
         if (o == null) return null;
         unknown(o, "$.images", IMAGES);
-        return new ImageSection(path(o, "firmware"), path(o, "kernel"), path(o, "initrd"), string(o, "cmdline", "$.images"));
+        return new ImageSection(firmware(o), path(o, "kernel"), path(o, "initrd"), string(o, "cmdline", "$.images"));
     }
 
     private Path path(JsonObject o, String member) {
@@ -209,6 +210,42 @@ public final class SpecReader {
             return null;
         }
         return base.resolve(s).normalize();
+    }
+
+    /**
+     * The firmware image: a path (absolute, or relative to the spec) as for the other images, or a bare file name,
+     * looked up beside the spec and then in {@link #firmwareSearchPath()}, so that a spec can say {@code OVMF.fd}
+     * wherever the firmware was installed.
+     */
+    private Path firmware(JsonObject o) {
+        Path named = path(o, "firmware");
+        if (named == null) return null;
+        String name = o.get("firmware").getAsString();
+        if (name.contains("/")) return named;
+        if (Files.exists(named)) return named;
+        List<Path> searched = firmwareSearchPath();
+        for (Path directory : searched) {
+            Path candidate = directory.resolve(name).normalize();
+            if (Files.exists(candidate)) return candidate;
+        }
+        problem("$.images.firmware", named + " does not exist, and " + name + " is not found in "
+                + String.join(", ", searched.stream().map(Path::toString).toList()));
+        return null;
+    }
+
+    /**
+     * Where bare firmware names are looked up after the spec's directory: the Janus home's {@code firmware/} (the
+     * distribution carries OVMF there when the build machine had none installed), then the directories of Debian's
+     * {@code ovmf} package. The launcher sets the system property {@code janus.home}; a reader outside a
+     * distribution has no home and searches the system directories only.
+     */
+    static List<Path> firmwareSearchPath() {
+        List<Path> path = new ArrayList<>();
+        String home = System.getProperty("janus.home");
+        if (home != null && !home.isBlank()) path.add(Path.of(home).toAbsolutePath().resolve("firmware").normalize());
+        path.add(Path.of("/usr/share/ovmf"));
+        path.add(Path.of("/usr/share/OVMF"));
+        return path;
     }
 
     private GuestSection guest(JsonObject o) {

@@ -97,6 +97,9 @@ final class VmInstance implements VcpuRunner.Owner {
 
     String id() { return id; }
 
+    /** What the VM is built from (tests look at its KVM VM). */
+    Assembly assembly() { return assembly; }
+
     String name() { return assembly.name; }
 
     /** The platform id of the spec (also while the VM waits for its platform to come back). */
@@ -285,12 +288,17 @@ final class VmInstance implements VcpuRunner.Owner {
         }
         if (end != null) return;
         if (kind == ServiceKind.PLATFORM) assembly.platform = null;
-        long seconds = TimeUnit.NANOSECONDS.toSeconds(graceNanos);
         ScheduledFuture<?> timer = timers.schedule(() -> graceOver(kind), graceNanos, TimeUnit.NANOSECONDS);
         waiting.put(kind, new Waiting(kind == ServiceKind.PLATFORM ? platform() : backendId(), why, System.nanoTime(), graceNanos, timer));
-        String reason = why + "; waiting up to " + seconds + " s for a replacement";
+        String reason = why + "; waiting up to " + duration(graceNanos) + " for a replacement";
         assembly.context.log(reason);
         transition(new VmState.Paused(reason));
+    }
+
+    /** {@code 30 s}, or {@code 200 ms} for what is not whole seconds. */
+    static String duration(long nanos) {
+        long ms = TimeUnit.NANOSECONDS.toMillis(nanos);
+        return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
     }
 
     private void graceOver(ServiceKind kind) {
@@ -299,7 +307,7 @@ final class VmInstance implements VcpuRunner.Owner {
             w = waiting.get(kind);
             if (w == null || end != null) return;
         }
-        end(VmEnd.of(VmEnd.Kind.HOST_STOP, w.why() + "; no replacement came within " + TimeUnit.NANOSECONDS.toSeconds(w.graceNanos()) + " s"));
+        end(VmEnd.of(VmEnd.Kind.HOST_STOP, w.why() + "; no replacement came within " + duration(w.graceNanos())));
     }
 
     /**

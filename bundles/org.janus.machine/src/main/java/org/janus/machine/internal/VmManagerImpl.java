@@ -10,8 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.janus.kvm.api.Kvm;
@@ -68,11 +67,8 @@ public final class VmManagerImpl implements VmManager {
     private final Map<String, VmInstance> vms = new ConcurrentHashMap<>();
     private final AtomicInteger next = new AtomicInteger();
     private final List<VmListener> listeners = new CopyOnWriteArrayList<>();
-    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "janus-swap-grace");
-        t.setDaemon(true);
-        return t;
-    });
+    /** Ends the grace periods; its thread exists only while one runs (and a second after). */
+    private final ScheduledThreadPoolExecutor timers = graceTimers();
     private volatile long graceNanos = TimeUnit.SECONDS.toNanos(DEFAULT_GRACE_SECONDS);
 
     public VmManagerImpl() { this(new ServiceDirectory()); }
@@ -82,6 +78,18 @@ public final class VmManagerImpl implements VmManager {
         this.services = services;
         this.validator = new SpecValidator(services);
         this.assembler = new MachineAssembler(services);
+    }
+
+    private static ScheduledThreadPoolExecutor graceTimers() {
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread thread = new Thread(r, "janus-swap-grace");
+            thread.setDaemon(true);
+            return thread;
+        });
+        t.setKeepAliveTime(1, TimeUnit.SECONDS);
+        t.allowCoreThreadTimeOut(true);
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** The services VMs are built from (tests add them by hand). */
@@ -152,22 +160,33 @@ public final class VmManagerImpl implements VmManager {
         return kind == ServiceKind.PLATFORM ? vm.platform() : vm.backendId();
     }
 
+    private List<?> candidates(ServiceKind kind, String id) {
+        return kind == ServiceKind.PLATFORM ? services.platforms(id) : services.backends(id);
+    }
+
     /**
-     * A service of {@code kind} registered under {@code id}: VMs waiting for one get it, and VMs bound to another
-     * service of that id move to it when it is now the preferred one (a higher ranking or version).
+     * A service of {@code kind} registered under {@code id}: VMs waiting for one get the first of that id, in order of
+     * preference, that can take them over; VMs bound to another service of that id move to it when it is now the
+     * preferred one (a higher ranking or version).
      */
     private void arrived(ServiceKind kind, String id) {
-        Object best = preferred(kind, id).orElse(null);
-        if (best == null) return;
-        ServiceDirectory.Origin origin = services.origin(best);
+        List<?> candidates = candidates(kind, id);
+        if (candidates.isEmpty()) return;
+        Object best = candidates.get(0);
         for (VmInstance vm : liveVms()) {
             if (!serviceId(kind, vm).equals(id)) continue;
             ServiceInfo from = info(kind, vm);
             if (vm.isWaitingFor(kind)) {
-                vm.arrived(kind, best, origin).ifPresent(paused -> swapped(vm, kind, from, paused, 0));
+                for (Object candidate : candidates) {
+                    Optional<Long> paused = vm.arrived(kind, candidate, services.origin(candidate));
+                    if (paused.isPresent()) {
+                        swapped(vm, kind, from, paused.get(), 0);
+                        break;
+                    }
+                }
             } else if (vm.bound(kind) != best && vm.bound(kind) != null) {
                 try {
-                    VmInstance.SwapPause p = vm.rebind(kind, best, origin);
+                    VmInstance.SwapPause p = vm.rebind(kind, best, services.origin(best));
                     swapped(vm, kind, from, p.pausedNanos(), p.exitsToPark());
                 } catch (IllegalStateException e) {
                     LOG.log(System.Logger.Level.WARNING, vm.id() + " stays on " + from.label() + ": " + e.getMessage());
@@ -178,7 +197,8 @@ public final class VmManagerImpl implements VmManager {
 
     /**
      * {@code departed} is going away (its bundle is stopping or being updated): every VM bound to it moves to the
-     * preferred remaining service of its id, or parks and waits for one. Returns only when no VM can call into it.
+     * first remaining service of its id, in order of preference, that can take it over, or parks and waits for one.
+     * Returns only when no VM can call into it.
      */
     private void gone(ServiceKind kind, Object departed, ServiceDirectory.Origin origin) {
         for (VmInstance vm : liveVms()) {
@@ -187,16 +207,20 @@ public final class VmManagerImpl implements VmManager {
             ServiceInfo from = info(kind, vm);
             String why = kind.word() + " " + id + (origin.bundle().isEmpty() ? "" : " (" + origin.bundle() + " " + origin.version() + ")")
                     + " went away";
-            Object replacement = preferred(kind, id).orElse(null);
-            if (replacement != null) {
+            boolean moved = false;
+            List<String> refusals = new ArrayList<>();
+            for (Object replacement : candidates(kind, id)) {
                 try {
                     VmInstance.SwapPause p = vm.rebind(kind, replacement, services.origin(replacement));
                     swapped(vm, kind, from, p.pausedNanos(), p.exitsToPark());
-                    continue;
+                    moved = true;
+                    break;
                 } catch (IllegalStateException e) {
-                    why += "; the remaining " + kind.word() + " cannot take over (" + e.getMessage() + ")";
+                    refusals.add(e.getMessage());
                 }
             }
+            if (moved) continue;
+            if (!refusals.isEmpty()) why += "; no remaining " + kind.word() + " can take over (" + String.join("; ", refusals) + ")";
             vm.waitFor(kind, why, graceNanos, timers);
         }
     }
