@@ -56,7 +56,7 @@ public final class VmManagerImpl implements VmManager {
         @AttributeDefinition(name = "Swap grace period (seconds)",
                 description = "How long a VM whose platform or memory backend went away without a replacement stays "
                         + "paused waiting for one before it stops.", min = "0")
-        long swap_grace_seconds() default DEFAULT_GRACE_SECONDS;
+        long swapGraceSeconds() default DEFAULT_GRACE_SECONDS;
     }
 
     static final long DEFAULT_GRACE_SECONDS = 30;
@@ -98,12 +98,12 @@ public final class VmManagerImpl implements VmManager {
     @Activate
     @Modified
     void configure(Config config) {
-        if (config.swap_grace_seconds() < 0) {
-            LOG.log(System.Logger.Level.ERROR, PID + ": swap_grace_seconds must not be negative (got " + config.swap_grace_seconds()
+        if (config.swapGraceSeconds() < 0) {
+            LOG.log(System.Logger.Level.ERROR, PID + ": swapGraceSeconds must not be negative (got " + config.swapGraceSeconds()
                     + "); keeping " + TimeUnit.NANOSECONDS.toSeconds(graceNanos) + " s");
             return;
         }
-        graceNanos = TimeUnit.SECONDS.toNanos(config.swap_grace_seconds());
+        graceNanos = TimeUnit.SECONDS.toNanos(config.swapGraceSeconds());
     }
 
     /** Sets the grace period outside a framework (tests). */
