@@ -1,11 +1,11 @@
 package org.janus.machine;
 
 import java.util.List;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
- * Makes the guest program a software-KVM vCPU runs (the sim executes Java guest programs, not machine code).
+ * Makes the guest program a vCPU of a modelled KVM runs (the software KVM executes Java guest programs, not machine code).
  * Registered as a service with {@link #PROPERTY} = the name a spec's {@code guest.program} uses; the machine finds
  * it by that name and loads one program per vCPU.
  */

@@ -26,8 +26,8 @@ import org.janus.kvm.api.MemoryAttributes;
 import org.janus.kvm.api.UserMemoryRegion2;
 import org.janus.kvm.api.VcpuExit;
 import org.janus.kvm.api.VmType;
-import org.janus.kvm.sim.GuestCpu;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestCpu;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimVcpu;
 import org.junit.jupiter.api.Test;
 

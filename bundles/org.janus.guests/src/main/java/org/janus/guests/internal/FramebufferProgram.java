@@ -3,8 +3,8 @@ package org.janus.guests.internal;
 import static org.janus.guests.internal.GuestOps.range;
 
 import org.janus.guests.internal.GuestOps.Face;
-import org.janus.kvm.sim.GuestCpu;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestCpu;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 
 /**

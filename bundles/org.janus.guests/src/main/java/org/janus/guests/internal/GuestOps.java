@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Optional;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.Hypercalls;
-import org.janus.kvm.sim.GuestCpu;
+import org.janus.kvm.api.program.GuestCpu;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramContext.AccessModel;
 import org.janus.memory.api.RamRegion;

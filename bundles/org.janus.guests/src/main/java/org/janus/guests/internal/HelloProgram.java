@@ -2,8 +2,8 @@ package org.janus.guests.internal;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import org.janus.kvm.sim.GuestCpu;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestCpu;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 
 /**

@@ -5,7 +5,7 @@ import static org.janus.guests.internal.GuestOps.PAGE;
 
 import java.util.List;
 import java.util.Set;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramFactory;
 import org.janus.machine.SpecProblem;

@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.zip.CRC32;
 import org.janus.guests.internal.GuestOps.Face;
-import org.janus.kvm.sim.GuestCpu;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestCpu;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 import org.janus.memory.api.RamRegion;
 

@@ -2,7 +2,7 @@ package org.janus.guests.internal;
 
 import java.util.List;
 import java.util.Set;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramFactory;
 import org.janus.machine.SpecProblem;

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmVm;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramFactory;
 import org.janus.machine.RunSummary;

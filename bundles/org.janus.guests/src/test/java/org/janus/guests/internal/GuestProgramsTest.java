@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramFactory;
 import org.janus.machine.RunSummary;
@@ -52,6 +52,7 @@ class GuestProgramsTest {
 
     static VmManagerImpl manager() {
         return new VmManagerImpl(new ServiceDirectory()
+                .addKvm(org.janus.kvm.sim.SimKvm.create(org.janus.kvm.sim.SimProfile.INPLACE, org.janus.kvm.sim.SimHardware.AMD_SNP))
                 .addPlatform(new NonePlatform()).addPlatform(new SwProtectedPlatform())
                 .addBackend(new GuestMemfdBackend()).addBackend(new LegacyBackend(true))
                 .addGuest(HelloFactory.NAME, new HelloFactory())

@@ -48,6 +48,7 @@ final class Vms {
 
     static VmManagerImpl manager(Map<String, GuestProgramFactory> extraGuests) {
         ServiceDirectory s = new ServiceDirectory()
+                .addKvm(org.janus.kvm.sim.SimKvm.create(org.janus.kvm.sim.SimProfile.INPLACE, org.janus.kvm.sim.SimHardware.AMD_SNP))
                 .addPlatform(new NonePlatform()).addPlatform(new SwProtectedPlatform()).addPlatform(new SevSnpPlatform())
                 .addBackend(new GuestMemfdBackend()).addBackend(new LegacyBackend(true))
                 .addGuest(HelloFactory.NAME, new HelloFactory())

@@ -1,6 +1,8 @@
 package org.janus.kvm.sim;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import org.janus.kvm.api.CpuidEntry;
 import org.janus.kvm.api.DeviceAttr;
@@ -9,6 +11,7 @@ import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmCap;
 import org.janus.kvm.api.KvmVm;
 import org.janus.kvm.api.SevDevice;
+import org.janus.kvm.api.program.ModelledKvm;
 import org.janus.kvm.sim.internal.SimHost;
 
 /**
@@ -16,7 +19,7 @@ import org.janus.kvm.sim.internal.SimHost;
  * Each instance is an independent host. VMs it creates return {@link SimVcpu}s from
  * {@link KvmVm#createVcpu(int)}.
  */
-public final class SimKvm implements Kvm {
+public final class SimKvm implements ModelledKvm {
     private final SimHost host;
 
     private SimKvm(SimProfile profile, SimHardware hardware) {
@@ -32,6 +35,18 @@ public final class SimKvm implements Kvm {
     public SimProfile profile() { return host.rules().profile(); }
 
     public SimHardware hardware() { return host.rules().hardware(); }
+
+    @Override public String profileId() { return profile().id(); }
+
+    @Override public String hardwareId() { return hardware().id(); }
+
+    @Override public List<String> profileIds() { return Arrays.stream(SimProfile.values()).map(SimProfile::id).toList(); }
+
+    @Override public List<String> hardwareIds() { return Arrays.stream(SimHardware.values()).map(SimHardware::id).toList(); }
+
+    @Override public SimKvm host(String profileId, String hardwareId) {
+        return create(profileId == null ? profile() : SimProfile.byId(profileId), hardwareId == null ? hardware() : SimHardware.byId(hardwareId));
+    }
 
     /**
      * Makes the (afterCalls+1)-th call of {@code operation} from now on fail with {@code errno} and change nothing.
@@ -60,13 +75,11 @@ public final class SimKvm implements Kvm {
      * The launch digest the modelled SEV firmware computed for an SNP launch of {@code vm}, once
      * KVM_SEV_SNP_LAUNCH_FINISH has succeeded: the firmware's own SHA-384 chain over the pages and VMSAs it was
      * given. Real hardware has no such ioctl (the guest's attestation report carries the digest); tests compare a
-     * VMM's expected digest against it.
-     *
-     * @throws IllegalStateException when no SNP launch of {@code vm} has finished
+     * VMM's expected digest against it. Empty until an SNP launch of {@code vm} has finished.
      */
-    public byte[] launchDigest(KvmVm vm) {
+    @Override public Optional<byte[]> launchDigest(KvmVm vm) {
         if (!(vm instanceof org.janus.kvm.sim.internal.SimVmView v)) throw new IllegalArgumentException(vm + " is not a VM of the software KVM");
-        return v.snpLaunchDigest().orElseThrow(() -> new IllegalStateException("no SNP launch of " + vm + " has finished"));
+        return v.snpLaunchDigest();
     }
 
     /** Removes every injected fault that has not fired yet. */

@@ -6,7 +6,7 @@ import org.janus.kvm.api.ExitReason;
 import org.janus.kvm.api.Hypercalls;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.VcpuExit;
-import org.janus.kvm.sim.SimVcpu;
+import org.janus.kvm.api.program.ProgrammableVcpu;
 import org.janus.machine.GuestPorts;
 import org.janus.platform.api.ConfidentialPlatform.ExitAction;
 
@@ -150,8 +150,8 @@ final class ExitDispatcher {
     private static ExitDecision end(VmEnd.Kind kind, String reason) { return new ExitDecision.End(VmEnd.of(kind, reason)); }
 
     private static String guestFailure(KvmVcpu vcpu) {
-        if (!(vcpu instanceof SimVcpu sim)) return "";
-        return sim.guestFailure().map(t -> ": " + (t.getMessage() != null ? t.getMessage() : t.toString())).orElse("");
+        if (!(vcpu instanceof ProgrammableVcpu programmed)) return "";
+        return programmed.guestFailure().map(t -> ": " + (t.getMessage() != null ? t.getMessage() : t.toString())).orElse("");
     }
 
     private static String kind(VcpuExit exit) {

@@ -2,9 +2,7 @@ package org.janus.machine.internal;
 
 import java.util.List;
 import org.janus.kvm.api.Kvm;
-import org.janus.kvm.sim.SimHardware;
-import org.janus.kvm.sim.SimKvm;
-import org.janus.kvm.sim.SimProfile;
+import org.janus.kvm.api.program.ModelledKvm;
 import org.janus.machine.MachineSpec;
 import org.janus.machine.MachineSpec.KvmSection;
 import org.janus.machine.SpecProblem;
@@ -18,9 +16,6 @@ import org.janus.platform.api.ConfidentialPlatform;
  * kernels can run side by side.
  */
 final class KvmChooser {
-    /** What the software KVM component models when nothing configures it. */
-    static final SimProfile DEFAULT_PROFILE = SimProfile.INPLACE;
-    static final SimHardware DEFAULT_HARDWARE = SimHardware.AMD_SNP;
 
     /** The chosen KVM and a sentence saying which and why. */
     record Choice(Kvm kvm, String reason) {}
@@ -71,35 +66,33 @@ final class KvmChooser {
         }
     }
 
+    /**
+     * The software KVM (a {@link ModelledKvm} registered as {@code sim}) for the spec's profile and hardware: the
+     * registered host when it models them, else an independent host of the same model.
+     */
     private static Choice sim(KvmSection spec, String why, ServiceDirectory services, List<SpecProblem> problems) {
-        SimProfile profile = null;
-        SimHardware hardware = null;
-        boolean bad = false;
-        if (spec.profile() != null) {
-            try {
-                profile = SimProfile.byId(spec.profile());
-            } catch (IllegalArgumentException e) {
-                problems.add(new SpecProblem("$.kvm.profile", e.getMessage()));
-                bad = true;
-            }
+        List<ModelledKvm> registered = services.kvms("sim").stream().filter(k -> k instanceof ModelledKvm).map(k -> (ModelledKvm) k).toList();
+        if (registered.isEmpty()) {
+            problems.add(new SpecProblem("$.kvm.provider", "no software KVM is registered (the sim feature is not started)"));
+            return null;
         }
-        if (spec.hardware() != null) {
-            try {
-                hardware = SimHardware.byId(spec.hardware());
-            } catch (IllegalArgumentException e) {
-                problems.add(new SpecProblem("$.kvm.hardware", e.getMessage()));
-                bad = true;
-            }
+        ModelledKvm best = registered.get(0);
+        boolean bad = false;
+        if (spec.profile() != null && !best.profileIds().contains(spec.profile())) {
+            problems.add(new SpecProblem("$.kvm.profile", "unknown kernel profile '" + spec.profile() + "'; use one of " + String.join(", ", best.profileIds())));
+            bad = true;
+        }
+        if (spec.hardware() != null && !best.hardwareIds().contains(spec.hardware())) {
+            problems.add(new SpecProblem("$.kvm.hardware", "unknown hardware '" + spec.hardware() + "'; use one of " + String.join(", ", best.hardwareIds())));
+            bad = true;
         }
         if (bad) return null;
-        List<SimKvm> registered = services.kvms("sim").stream().filter(k -> k instanceof SimKvm).map(k -> (SimKvm) k).toList();
-        SimKvm best = registered.isEmpty() ? null : registered.get(0);
-        SimProfile p = profile != null ? profile : best != null ? best.profile() : DEFAULT_PROFILE;
-        SimHardware h = hardware != null ? hardware : best != null ? best.hardware() : DEFAULT_HARDWARE;
-        String what = "sim (" + why + "): profile " + p.id() + ", hardware " + h.id();
-        for (SimKvm k : registered) {
-            if (k.profile() == p && k.hardware() == h) return new Choice(k, what + ", the registered software KVM");
+        String p = spec.profile() != null ? spec.profile() : best.profileId();
+        String h = spec.hardware() != null ? spec.hardware() : best.hardwareId();
+        String what = "sim (" + why + "): profile " + p + ", hardware " + h;
+        for (ModelledKvm k : registered) {
+            if (k.profileId().equals(p) && k.hardwareId().equals(h)) return new Choice(k, what + ", the registered software KVM");
         }
-        return new Choice(SimKvm.create(p, h), what + ", a software KVM host of its own");
+        return new Choice(best.host(p, h), what + ", a software KVM host of its own");
     }
 }

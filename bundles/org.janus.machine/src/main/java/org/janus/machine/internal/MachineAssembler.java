@@ -3,8 +3,8 @@ package org.janus.machine.internal;
 import java.util.List;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.VmType;
-import org.janus.kvm.sim.SimKvm;
-import org.janus.kvm.sim.SimVcpu;
+import org.janus.kvm.api.program.ModelledKvm;
+import org.janus.kvm.api.program.ProgrammableVcpu;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
 import org.janus.machine.MachineException.Step;
@@ -110,25 +110,21 @@ final class MachineAssembler {
     }
 
     /**
-     * The digest the firmware computed for the launch, where the KVM can tell it: the software KVM's SEV firmware
-     * model can. Real firmware gives it only to the guest (in its attestation report), so on the real kernel it is
-     * empty and only the expected digest is known.
+     * The digest the firmware computed for the launch, where the KVM can tell it: a modelled KVM's firmware can.
+     * Real firmware gives it only to the guest (in its attestation report), so on the real kernel it is empty and
+     * only the expected digest is known.
      */
     private static byte[] firmwareDigest(Assembly a) {
-        if (a.launch.measurement().length == 0 || !(a.kvm instanceof SimKvm sim)) return new byte[0];
-        try {
-            return sim.launchDigest(a.vm);
-        } catch (IllegalStateException noSnpLaunch) {
-            return new byte[0];     // a platform that measures something other than an SNP launch
-        }
+        if (a.launch.measurement().length == 0 || !(a.kvm instanceof ModelledKvm model)) return new byte[0];
+        return model.launchDigest(a.vm).orElse(new byte[0]);
     }
 
     private void loadGuestPrograms(Assembly a) {
         if (a.plan.guest() == null) return;
         boolean inPlace = a.rams.stream().allMatch(GuestRam::preservesContents);
         for (KvmVcpu vcpu : a.vcpus) {
-            if (!(vcpu instanceof SimVcpu sim))
-                throw new IllegalStateException("vCPU " + vcpu.id() + " is not a software-KVM vCPU; guest programs need the sim");
+            if (!(vcpu instanceof ProgrammableVcpu sim))
+                throw new IllegalStateException("vCPU " + vcpu.id() + " runs machine code, not guest programs; guest programs need the software KVM");
             GuestProgramContext context = SpecValidator.guestContext(a.plan.spec(), vcpu.id(), a.plan.access(), inPlace);
             sim.load(a.plan.guest().create(context));
         }

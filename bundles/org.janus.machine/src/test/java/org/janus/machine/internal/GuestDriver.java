@@ -7,7 +7,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.BiFunction;
 import org.janus.kvm.api.KvmVm;
 import org.janus.kvm.api.VcpuExit;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimVcpu;
 
 /**

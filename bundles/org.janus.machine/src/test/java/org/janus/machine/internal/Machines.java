@@ -12,7 +12,7 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimHardware;
 import org.janus.kvm.sim.SimKvm;
 import org.janus.kvm.sim.SimProfile;

@@ -14,8 +14,8 @@ import org.janus.kvm.api.Regs;
 import org.janus.kvm.api.Sregs;
 import org.janus.kvm.api.VcpuExit;
 import org.janus.kvm.api.VmType;
-import org.janus.kvm.sim.GuestCpu;
-import org.janus.kvm.sim.GuestProgram;
+import org.janus.kvm.api.program.GuestCpu;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimVcpu;
 
 /**

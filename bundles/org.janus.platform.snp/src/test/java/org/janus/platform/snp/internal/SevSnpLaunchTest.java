@@ -74,7 +74,7 @@ class SevSnpLaunchTest {
         PlatformSpec spec = spec(image, vcpus, model, Map.of());
         try (SimSnpMachine m = new SimSnpMachine(SimProfile.byId(profile), spec)) {
             LaunchResult result = SimSnpMachine.launch(m, RAM);
-            byte[] firmware = m.kvm.launchDigest(m.vm);
+            byte[] firmware = m.kvm.launchDigest(m.vm).orElseThrow();
             String hex = HexFormat.of().formatHex(firmware);
             System.out.printf("SNP launch on the sim, profile %s (%s), %s, %d vCPU %s:%n  firmware digest %s%n"
                     + "  expected digest %s%n  %s%n", profile, m.inPlace ? "in place" : "legacy", image, vcpus, model, hex,
@@ -92,7 +92,7 @@ class SevSnpLaunchTest {
         PlatformSpec spec = spec("OVMF.fd", 2, "EPYC-Milan", Map.of(SnpOptions.VMSA_FEATURES, 0x20));
         try (SimSnpMachine m = new SimSnpMachine(SimProfile.INPLACE, spec)) {
             LaunchResult result = SimSnpMachine.launch(m, RAM);
-            assertEquals(golden("OVMF.fd", 2, "EPYC-Milan", "0x21"), HexFormat.of().formatHex(m.kvm.launchDigest(m.vm)));
+            assertEquals(golden("OVMF.fd", 2, "EPYC-Milan", "0x21"), HexFormat.of().formatHex(m.kvm.launchDigest(m.vm).orElseThrow()));
             assertEquals(golden("OVMF.fd", 2, "EPYC-Milan", "0x21"), result.measurementHex());
         }
     }
@@ -146,7 +146,7 @@ class SevSnpLaunchTest {
                 if (right) {
                     LaunchResult r = SimSnpMachine.launch(m, RAM);
                     assertArrayEquals(expected, r.measurement());
-                    assertArrayEquals(expected, m.kvm.launchDigest(m.vm));
+                    assertArrayEquals(expected, m.kvm.launchDigest(m.vm).orElseThrow());
                 } else {
                     PlatformException e = assertThrows(PlatformException.class, () -> SimSnpMachine.launch(m, RAM));
                     assertEquals("SNP_LAUNCH_FINISH", e.step());
@@ -167,7 +167,7 @@ class SevSnpLaunchTest {
             m.addRam(RAM);
             m.vcpus.add(m.vm.createVcpu(0));
             LaunchResult result = m.platform.launch(m);
-            assertNotEquals(result.measurementHex(), HexFormat.of().formatHex(m.kvm.launchDigest(m.vm)));
+            assertNotEquals(result.measurementHex(), HexFormat.of().formatHex(m.kvm.launchDigest(m.vm).orElseThrow()));
         }
     }
 
@@ -191,13 +191,13 @@ class SevSnpLaunchTest {
         assertEquals(List.of(), new SevSnpPlatform().validate(spec));
         try (SimSnpMachine m = new SimSnpMachine(SimProfile.byId(profile), spec)) {
             LaunchResult result = SimSnpMachine.launch(m, RAM);
-            String firmwareDigest = HexFormat.of().formatHex(m.kvm.launchDigest(m.vm));
+            String firmwareDigest = HexFormat.of().formatHex(m.kvm.launchDigest(m.vm).orElseThrow());
             System.out.printf("SNP measured direct boot on the sim, profile %s (%s), %s:%n  firmware digest %s%n"
                     + "  expected digest %s%n", profile, m.inPlace ? "in place" : "legacy", expected, firmwareDigest,
                     result.measurementHex());
             assertEquals(result.measurementHex(), firmwareDigest, "the firmware measured what the platform planned");
             assertEquals(expected.digest(), firmwareDigest, "and that is what sev-snp-measure computes");
-            assertArrayEquals(m.platform.expectedMeasurement(spec).orElseThrow(), m.kvm.launchDigest(m.vm));
+            assertArrayEquals(m.platform.expectedMeasurement(spec).orElseThrow(), m.kvm.launchDigest(m.vm).orElseThrow());
             assertEquals(kernel != null, m.log.stream().anyMatch(l -> l.contains("fw_cfg")), String.join("\n", m.log));
 
             SimVcpu cpu = (SimVcpu) m.vcpus.get(0);

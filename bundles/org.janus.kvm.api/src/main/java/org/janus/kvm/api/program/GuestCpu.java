@@ -1,9 +1,9 @@
-package org.janus.kvm.sim;
+package org.janus.kvm.api.program;
 
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
- * What guest code can do on a software vCPU. Every call that needs userspace (an MMIO access, port I/O, an
+ * What guest code can do on a vCPU of a modelled KVM. Every call that needs userspace (an MMIO access, port I/O, an
  * enabled hypercall, a halt, a memory fault) blocks the guest until the VMM has handled the exit that
  * {@link org.janus.kvm.api.KvmVcpu#run()} returned and runs the vCPU again.
  *
