@@ -84,10 +84,11 @@ public class HotSwapIT {
         options.add(cleanCaches(true));
         options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
         options.add(systemProperty("bundles.dir").value(dir));
+        options.add(systemProperty("janus.ovmf").value(ovmf().map(Path::toString).orElse("")));
         for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
             "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
             "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.machine",
+            "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.machine",
             "org.janus.guests"}) {
             options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
         }
@@ -267,6 +268,55 @@ public class HotSwapIT {
             context.installBundle("janus:sw-protected-again", stream(jar)).start();
         } finally {
             machine.delete();
+        }
+    }
+
+    /**
+     * Debian's OVMF: installed, or fetched into the repository's cache by tools/fetch-ovmf.sh (the runtime build
+     * runs it). Empty when neither is there.
+     */
+    static java.util.Optional<Path> ovmf() {
+        for (Path p : List.of(Path.of("/usr/share/ovmf/OVMF.fd"), Path.of("../.cache/ovmf/current/usr/share/qemu/OVMF.fd").toAbsolutePath().normalize())) {
+            if (Files.isRegularFile(p)) return java.util.Optional.of(p);
+        }
+        return java.util.Optional.empty();
+    }
+
+    @Test
+    public void updatingTheSevSnpBundleUnderALinuxLikeSnpBootKeepsItGoing() throws Exception {
+        String firmware = System.getProperty("janus.ovmf", "");
+        if (firmware.isEmpty()) {
+            if (System.getenv("CI") != null) throw new AssertionError("Debian's OVMF is neither installed nor fetched into .cache/ovmf");
+            org.junit.Assume.assumeTrue("Debian's OVMF is neither installed nor fetched into .cache/ovmf", false);
+        }
+        for (String backend : List.of("guest-memfd", "legacy")) {
+            events.clear();
+            String json = """
+                    { "name": "snp-%s",
+                      "kvm": { "provider": "sim", "profile": "%s", "hardware": "amd-snp" },
+                      "platform": { "id": "sev-snp", "policy": "0x30000" },
+                      "memory": { "backend": "%s",
+                        "ram": [ { "name": "ram-low", "gpa": 0, "size": "1G" }, { "name": "bios", "gpa": "0xffe00000", "size": "2M" } ],
+                        "mmio": [ { "name": "ioapic", "gpa": "0xfec00000", "size": "4K" } ] },
+                      "vcpus": { "count": 2, "model": "EPYC-v4" },
+                      "images": { "firmware": "%s" },
+                      "guest": { "program": "linux-snp-boot", "options": { "accept": "96M", "chunk": "4K", "swiotlb": "4M", "seed": 7 } } }
+                    """.formatted(backend, backend.equals("legacy") ? "7.3" : "inplace", backend, firmware);
+            String id = manager.create(MachineSpec.parse(json, null));
+            manager.start(id);
+            awaitConversions(id, 200);
+            Bundle snp = installed("org.janus.platform.snp");
+            String before = manager.status(id).platform().version();
+            snp.update(stream(withVersion("org.janus.platform.snp", "1.2.3")));
+            VmStatus s = manager.status(id);
+            assertEquals(s.toString(), "1.2.3", s.platform().version());
+            assertTrue(s.state().toString(), s.state() instanceof VmState.Running);
+            assertEquals(1, s.swaps());
+            // The guest checks its private data and bounce buffers itself, and ends with exit code 0 when all held.
+            RunSummary end = manager.awaitEnd(id, WAIT);
+            assertTrue(end.end() + "\n" + end.console(), end.endedNormally());
+            assertTrue(end.conversions().stream().allMatch(c -> c.refused() == 0));
+            snp.update(stream(withVersion("org.janus.platform.snp", before)));
         }
     }
 
