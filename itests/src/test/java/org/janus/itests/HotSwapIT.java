@@ -89,7 +89,7 @@ public class HotSwapIT {
             "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
             "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
             "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.machine",
-            "org.janus.guests"}) {
+            "org.janus.guests", "org.janus.deploy"}) {
             options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
         }
         options.add(junitBundles());
@@ -268,6 +268,46 @@ public class HotSwapIT {
             context.installBundle("janus:sw-protected-again", stream(jar)).start();
         } finally {
             machine.delete();
+        }
+    }
+
+    @Test
+    public void bundlesDroppedIntoDeployTakeOverRunningVmsAndBadFilesChangeNothing() throws Exception {
+        Path deploy = Files.createTempDirectory("janus-deploy");
+        Configuration config = configurationAdmin.getConfiguration("org.janus.deploy", "?");
+        Dictionary<String, Object> p = new Hashtable<>();
+        p.put("directory", deploy.toString());
+        p.put("pollMillis", 50L);
+        config.update(p);
+        try {
+            String id = startStorm("guest-memfd");
+            awaitConversions(id, 50);
+            int bundlesBefore = context.getBundles().length;
+
+            // Not bundles, and a bundle that does not resolve: refused, nothing installed, the VM untouched.
+            Files.writeString(deploy.resolve("notes.txt"), "not a bundle");
+            Files.write(deploy.resolve("garbage.jar"), new byte[] {1, 2, 3});
+            Files.write(deploy.resolve("a-newer-platform.jar"), withVersion("org.janus.platform.swprotected", "5.0.0"));
+            await(() -> "5.0.0".equals(manager.status(id).platform().version()), "the deployed 5.0.0 platform takes the VM over");
+            assertEquals("only the deployed bundle was added", bundlesBefore + 1, context.getBundles().length);
+            assertTrue(manager.state(id) instanceof VmState.Running);
+            assertEquals(1, manager.status(id).swaps());
+
+            // A newer build over the deployed file: its bundle is updated, and the VM moves to it.
+            Files.write(deploy.resolve("a-newer-platform.jar"), withVersion("org.janus.platform.swprotected", "5.1.0"));
+            await(() -> "5.1.0".equals(manager.status(id).platform().version()), "the 5.1.0 update takes the VM over");
+            assertEquals(bundlesBefore + 1, context.getBundles().length);
+            long at = done(id);
+            awaitConversions(id, at + 50);
+
+            // The file removed: the bundle is uninstalled and the VM goes back to the platform it started on.
+            Files.delete(deploy.resolve("a-newer-platform.jar"));
+            await(() -> !manager.status(id).platform().version().startsWith("5."), "the VM moves back when the deployed bundle goes");
+            assertEquals(bundlesBefore, context.getBundles().length);
+            assertTrue(manager.state(id) instanceof VmState.Running);
+            stopAndCheck(id);
+        } finally {
+            config.delete();
         }
     }
 
