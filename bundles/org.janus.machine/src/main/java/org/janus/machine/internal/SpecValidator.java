@@ -43,7 +43,13 @@ public final class SpecValidator {
 
     private final ServiceDirectory services;
 
+    /** The backend {@code auto} tries first (configured); {@code auto}: in place first, as {@link #BACKEND_PREFERENCE}. */
+    private volatile String preferredBackend = MachineSpec.AUTO;
+
     public SpecValidator(ServiceDirectory services) { this.services = services; }
+
+    /** Which backend a spec's {@code auto} tries first; {@code auto} restores the built-in order. */
+    public void preferBackend(String id) { preferredBackend = id == null || id.isBlank() ? MachineSpec.AUTO : id; }
 
     /** Validates a spec read without problems of form. */
     public Plan validate(MachineSpec spec) throws SpecException {
@@ -255,7 +261,9 @@ public final class SpecValidator {
                              List<SpecProblem> problems) {
         String wanted = spec.memory().backend();
         List<String> candidates = new ArrayList<>();
-        for (String id : BACKEND_PREFERENCE) if (services.backend(id).isPresent()) candidates.add(id);
+        String preferred = preferredBackend;
+        if (!preferred.equals(MachineSpec.AUTO) && services.backend(preferred).isPresent()) candidates.add(preferred);
+        for (String id : BACKEND_PREFERENCE) if (services.backend(id).isPresent() && !candidates.contains(id)) candidates.add(id);
         for (String id : services.backendIds()) if (!candidates.contains(id)) candidates.add(id);
         if (!wanted.equals(MachineSpec.AUTO) && services.backend(wanted).isEmpty()) {
             problems.add(new SpecProblem("$.memory.backend", "no memory backend '" + wanted + "' is registered; use auto or one of: "
@@ -280,7 +288,8 @@ public final class SpecValidator {
             return null;
         }
         for (String id : candidates) {
-            if (verdicts.get(id).usable()) return new BackendChoice(id, "auto: " + verdicts.get(id).reason());
+            if (verdicts.get(id).usable())
+                return new BackendChoice(id, (id.equals(preferred) ? "auto, configured to prefer " + id + ": " : "auto: ") + verdicts.get(id).reason());
         }
         problems.add(new SpecProblem("$.memory.backend", "no registered backend can serve " + what + ": "
                 + (candidates.isEmpty() ? "none is registered" : String.join("; ",

@@ -57,6 +57,12 @@ public final class VmManagerImpl implements VmManager {
                 description = "How long a VM whose platform or memory backend went away without a replacement stays "
                         + "paused waiting for one before it stops.", min = "0")
         long swapGraceSeconds() default DEFAULT_GRACE_SECONDS;
+
+        @AttributeDefinition(name = "Default memory backend",
+                description = "The backend a spec whose memory.backend is auto (or absent) tries first: auto (in place "
+                        + "where the kernel allows it, else legacy), guest-memfd or legacy. A backend that cannot serve "
+                        + "the VM is passed over as with auto.")
+        String defaultBackend() default MachineSpec.AUTO;
     }
 
     static final long DEFAULT_GRACE_SECONDS = 30;
@@ -104,6 +110,7 @@ public final class VmManagerImpl implements VmManager {
             return;
         }
         graceNanos = TimeUnit.SECONDS.toNanos(config.swapGraceSeconds());
+        validator.preferBackend(config.defaultBackend());
     }
 
     /** Sets the grace period outside a framework (tests). */

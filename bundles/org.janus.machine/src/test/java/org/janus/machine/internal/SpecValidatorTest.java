@@ -53,6 +53,23 @@ class SpecValidatorTest {
     }
 
     @Test
+    void theConfiguredDefaultBackendIsTriedFirstForAuto() throws Exception {
+        SpecValidator v = new SpecValidator(services);
+        String plain = Machines.spec("inplace", "none", "auto", RAM, "", 1, "hello");
+        assertEquals("guest-memfd", v.validate(SpecReader.read(plain, dir)).backend(), "auto prefers in place");
+        v.preferBackend("legacy");
+        SpecValidator.Plan p = v.validate(SpecReader.read(plain, dir));
+        assertEquals("legacy", p.backend());
+        assertTrue(p.backendReason().startsWith("auto, configured to prefer legacy: "), p.backendReason());
+        // A preferred backend that cannot serve the VM is passed over: on 7.3 a software-protected VM has no in-place mode.
+        v.preferBackend("guest-memfd");
+        assertEquals("legacy", v.validate(SpecReader.read(Machines.spec("7.3", "sw-protected", "auto", RAM, "", 1, "hello"), dir)).backend());
+        // An explicit backend in the spec is not overridden.
+        v.preferBackend("legacy");
+        assertEquals("guest-memfd", v.validate(SpecReader.read(Machines.spec("inplace", "none", "guest-memfd", RAM, "", 1, "hello"), dir)).backend());
+    }
+
+    @Test
     void aGoodSpecBecomesAPlan() throws Exception {
         SpecValidator.Plan p = plan(Machines.spec("inplace", "sw-protected", "auto", RAM, MMIO, 2, "hello"));
         assertEquals("sw-protected", p.platform().id());
