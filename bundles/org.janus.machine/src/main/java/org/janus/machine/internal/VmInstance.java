@@ -222,14 +222,20 @@ final class VmInstance implements VcpuRunner.Owner {
         if (refusal != null) throw new IllegalStateException(id + ": " + refusal);
         long t0 = System.nanoTime();
         long exitsBefore = exits.total();
-        boolean running = state instanceof VmState.Running;
+        VmState before = state;
+        boolean running = before instanceof VmState.Running;
         if (running) park();
         long exitsToPark = exits.total() - exitsBefore;
         if (end != null) throw new IllegalStateException(id + " ended while its vCPUs were parking (" + end.reason() + ")");
+        // Listeners (a QMP client) see the swap as a short pause: STOP, the swap, RESUME.
+        if (running) transition(new VmState.Paused("replacing " + kind.word() + " " + describe(kind)));
         try {
             bind(kind, next, origin);
         } finally {
-            if (running) runners.forEach(r -> r.send(VcpuRunner.Command.RUN));
+            if (running) {
+                runners.forEach(r -> r.send(VcpuRunner.Command.RUN));
+                transition(before);
+            }
         }
         swaps++;
         assembly.context.log(kind.word() + " " + describe(kind) + " now serves the VM (" + (System.nanoTime() - t0) / 1000 + " us parked)");
