@@ -74,6 +74,24 @@ final class Distribution {
         return run;
     }
 
+    /**
+     * Starts bin/janus without waiting for it, its output going to {@code target/<name>.out} and {@code .err}; for
+     * commands that run until stopped.
+     */
+    Process start(String name, String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(home.resolve("bin/janus").toString());
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(home.toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().remove("JAVA");
+        pb.environment().remove("JAVA_OPTS");
+        pb.redirectOutput(Path.of("target", name + ".out").toFile()).redirectError(Path.of("target", name + ".err").toFile());
+        Process p = pb.start();
+        p.getOutputStream().close();
+        return p;
+    }
+
     private static void copyTree(Path from, Path to) throws IOException {
         Files.walkFileTree(from, new SimpleFileVisitor<>() {
             @Override

@@ -1,57 +1,55 @@
 package org.janus.runtime;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * {@code bin/janus}: the command line. Exit codes: 0 done, 1 failed, 2 bad usage.
+ * {@code bin/janus}: the command line, parsed by picocli. Exit codes: 0 done, 1 failed, 2 bad usage (and for run and
+ * measure, a spec with problems). Every error is one line starting {@code janus:}; {@code --verbose} adds the stack
+ * trace of its cause.
  */
-public final class Cli {
+@Command(name = "janus", synopsisSubcommandLabel = "COMMAND",
+        description = "Janus, a virtual machine monitor for confidential VMs on Linux KVM, assembled from OSGi bundles "
+                + "in Apache Felix. Without /dev/kvm it runs on its software KVM.",
+        footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage (run and measure: a spec with problems).",
+                "Features are features/<name>.json; core, sim and linux are always started (run and measure add machine).",
+                "janus help prints the usage of every command; janus COMMAND --help that of one."})
+public final class Cli implements Callable<Integer> {
     static final int OK = 0;
     static final int FAILED = 1;
     static final int USAGE = 2;
 
-    static final String USAGE_TEXT = """
-            usage: janus <command> [options]
+    static final List<String> BASE_FEATURES = List.of("core", "sim", "linux");
 
-              host-report [--json] [--provider auto|linux|sim] [--profile P] [--hardware H] [--timeout S]
-                  What KVM offers on this host (real /dev/kvm, else the software KVM) and which memory strategy
-                  each confidential platform would get, and why. --provider auto prefers the real kernel.
-                  --profile (6.12, 7.3, inplace, inplace-off) and --hardware (x86, amd-snp, intel-tdx, arm64,
-                  arm64-pkvm) configure the software KVM and imply --provider sim; they are written to
-                  conf/org.janus.kvm.sim.cfg, so later runs keep them (values the sim refuses are taken back).
-                  --timeout: seconds to wait for the KVM provider (default 20).
-              shell [--feature F]...
-                  Starts Janus with the Gogo shell (lb, scr:list, ...); `exit 0` or end of input stops it.
-              run SPEC.json [--timeout S] [--feature F]...
-                  Builds the VM a machine spec describes (examples/ has some), runs it to its end and prints what
-                  happened: how the guest ended, exits per vCPU, conversions, memory per region, the launch digest
-                  the firmware computed beside the one expected from the spec, console output. Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or
-                  exit code 0 on port 0xf4), 1 when it did not or the VM could not be built, 2 for a bad command
-                  line or a spec with problems (each named with its JSON path). --timeout: seconds the guest may
-                  run before it is stopped (default 600). Starts the machine feature too.
-              measure SPEC.json
-                  Prints the launch digest the VM of a machine spec will have (e.g. the SEV-SNP measurement of its
-                  OVMF image, vCPU count and model), computed from the spec alone without building anything: what
-                  an attestation report of that VM must carry. Exit code 0 when printed, 1 when the platform
-                  measures nothing or the digest cannot be computed, 2 for a spec with problems.
-              start [--feature F]...
-                  Starts Janus and runs until stopped (SIGTERM or Ctrl-C).
-              help
-                  This text.
+    final Launcher launcher;
+    final PrintStream out;
+    final PrintStream err;
 
-            Features are features/<name>.json; core, sim and linux are always started (run and measure add machine).
-            """;
+    @Option(names = "--verbose", scope = ScopeType.INHERIT,
+            description = "On an error, print the stack trace of its cause too.")
+    boolean verbose;
 
-    private static final List<String> BASE_FEATURES = List.of("core", "sim", "linux");
+    @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT, description = "Print this command's usage.")
+    boolean help;
 
-    private final Launcher launcher;
-    private final PrintStream out;
-    private final PrintStream err;
+    @Spec
+    CommandSpec spec;
 
     Cli(Launcher launcher, PrintStream out, PrintStream err) {
         this.launcher = launcher;
@@ -62,7 +60,10 @@ public final class Cli {
     public static void main(String[] args) {
         int code;
         try {
-            code = new Cli(new Launcher(home()), System.out, System.err).run(List.of(args));
+            Path home = home();
+            // Bundles that look for files in the home (the machine's firmware search) read it from here.
+            if (System.getProperty(Launcher.JANUS_HOME) == null) System.setProperty(Launcher.JANUS_HOME, home.toString());
+            code = new Cli(new Launcher(home), System.out, System.err).run(List.of(args));
         } catch (LaunchException e) {
             System.err.println("janus: " + e.getMessage());
             code = FAILED;
@@ -73,7 +74,7 @@ public final class Cli {
 
     /** {@code -Djanus.home} (set by bin/janus), else the directory above the launcher jar's lib/. */
     static Path home() throws LaunchException {
-        String property = System.getProperty("janus.home");
+        String property = System.getProperty(Launcher.JANUS_HOME);
         if (property != null && !property.isBlank()) return Path.of(property);
         try {
             Path jar = Path.of(Cli.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -84,57 +85,96 @@ public final class Cli {
     }
 
     int run(List<String> args) {
-        if (args.isEmpty()) {
-            err.print(USAGE_TEXT);
-            return USAGE;
-        }
-        List<String> rest = args.subList(1, args.size());
-        try {
-            return switch (args.get(0)) {
-                case "host-report" -> new HostReportCli(launcher, BASE_FEATURES, out, err).run(rest);
-                case "shell" -> shell(rest);
-                case "run" -> new RunCli(launcher, out, err).run(rest);
-                case "measure" -> new MeasureCli(launcher, out, err).run(rest);
-                case "start" -> runUntilStopped(rest);
-                case "help", "--help", "-h" -> {
-                    out.print(USAGE_TEXT);
-                    yield OK;
-                }
-                default -> usage("unknown command " + args.get(0));
-            };
-        } catch (UsageException e) {
-            return usage(e.getMessage());
-        } catch (LaunchException e) {
-            err.println("janus: " + e.getMessage());
-            return FAILED;
-        }
+        return commandLine().execute(args.toArray(String[]::new));
     }
 
-    private int usage(String problem) {
-        err.println("janus: " + problem);
-        err.print(USAGE_TEXT);
+    /** The command line with every command, writing to this Cli's streams, without colours. */
+    CommandLine commandLine() {
+        CommandLine commandLine = new CommandLine(this);
+        commandLine.addSubcommand(new HostReportCli(this));
+        commandLine.addSubcommand(new RunCli(this));
+        commandLine.addSubcommand(new MeasureCli(this));
+        commandLine.addSubcommand(new StartCli(this));
+        commandLine.addSubcommand(new ShellCli(this));
+        commandLine.addSubcommand(new HelpCli(this));
+        commandLine.setColorScheme(Help.defaultColorScheme(Help.Ansi.OFF));
+        commandLine.setOut(new PrintWriter(out, true));
+        commandLine.setErr(new PrintWriter(err, true));
+        commandLine.setParameterExceptionHandler(this::badUsage);
+        commandLine.setExecutionExceptionHandler(this::failed);
+        return commandLine;
+    }
+
+    @Override
+    public Integer call() {
+        throw new ParameterException(spec.commandLine(), "which command? janus help lists them");
+    }
+
+    /** One line: the command, what is wrong, and where its usage is. */
+    private int badUsage(ParameterException e, String[] args) {
+        CommandLine command = e.getCommandLine();
+        boolean top = command.getParent() == null;
+        String name = top ? "" : command.getCommandName() + ": ";
+        String help = top ? "janus help" : "janus " + command.getCommandName() + " --help";
+        err.println("janus: " + name + problem(e, top) + " (" + help + " shows the usage)");
+        if (verbose) e.printStackTrace(err);
+        err.flush();
         return USAGE;
     }
 
-    private int shell(List<String> args) throws LaunchException, UsageException {
-        List<String> features = new ArrayList<>(BASE_FEATURES);
-        features.addAll(featureOptions(args));
-        if (!features.contains("shell")) features.add("shell");
-        // Gogo reads the terminal; at `exit` or end of input it stops the framework itself.
-        return runToStop(features, Map.of());
+    private static String problem(ParameterException e, boolean top) {
+        if (e instanceof UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+            String arg = u.getUnmatched().get(0);
+            if (arg.startsWith("-")) return "unknown option " + arg;
+            return (top ? "unknown command " : "unexpected argument ") + arg;
+        }
+        String m = e.getMessage();
+        return m.isEmpty() ? m : Character.toLowerCase(m.charAt(0)) + m.substring(1);
     }
 
-    private int runUntilStopped(List<String> args) throws LaunchException, UsageException {
-        List<String> features = new ArrayList<>(BASE_FEATURES);
-        features.addAll(featureOptions(args));
-        // Should the shell feature be added, Gogo must not read stdin, or end of input would stop everything.
-        return runToStop(features, Map.of("gosh.args", "--nointeractive"));
+    /** A command that failed: its one line, and with --verbose the stack trace of the cause. */
+    private int failed(Exception e, CommandLine command, ParseResult parsed) {
+        if (e instanceof LaunchException) {
+            fail(e.getMessage(), e.getCause() != null ? e.getCause() : e);
+        } else {
+            fail("unexpected failure: " + e, e);
+        }
+        return FAILED;
     }
 
-    private int runToStop(List<String> features, Map<String, String> overrides) throws LaunchException {
+    /** Prints {@code janus: line}, and with --verbose the stack trace of {@code cause}. */
+    void fail(String line, Throwable cause) {
+        err.println("janus: " + line);
+        if (verbose && cause != null) cause.printStackTrace(err);
+        err.flush();
+    }
+
+    static void reportStartFailures(Launcher.Started started, PrintStream err) {
+        for (String failure : started.startFailures()) err.println("janus: bundle did not start: " + failure);
+    }
+
+    /** The base features, then those asked for, each once. */
+    static List<String> features(List<String> first, List<String> more) {
+        List<String> features = new ArrayList<>(first);
+        for (String f : more) if (!features.contains(f)) features.add(f);
+        return features;
+    }
+
+    /**
+     * Runs Janus until the framework stops: by SIGTERM or Ctrl-C (the shutdown hook), or by Gogo's {@code exit}.
+     */
+    int runUntilStopped(List<String> features, Map<String, String> overrides, QmpSocket qmp) throws LaunchException {
         Launcher.Started started = launcher.start(features, overrides);
         reportStartFailures(started, err);
         Runtime.getRuntime().addShutdownHook(new Thread(started::stop, "janus-shutdown"));
+        if (qmp != null) {
+            try {
+                qmp.configure(new ConfigAdminClient(started.framework().getBundleContext()));
+            } catch (LaunchException e) {
+                started.stop();
+                throw e;
+            }
+        }
         try {
             started.framework().waitForStop(0);
         } catch (InterruptedException e) {
@@ -142,30 +182,5 @@ public final class Cli {
         }
         started.stop();
         return OK;
-    }
-
-    static void reportStartFailures(Launcher.Started started, PrintStream err) {
-        for (String failure : started.startFailures()) err.println("janus: bundle did not start: " + failure);
-    }
-
-    private static List<String> featureOptions(List<String> args) throws UsageException {
-        List<String> features = new ArrayList<>();
-        for (int i = 0; i < args.size(); i++) {
-            if (args.get(i).equals("--feature") && i + 1 < args.size()) {
-                features.add(args.get(++i));
-            } else {
-                throw new UsageException("unexpected argument " + args.get(i));
-            }
-        }
-        return features;
-    }
-
-    /** A command line that cannot be understood; the message says what is wrong. */
-    static final class UsageException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        UsageException(String message) {
-            super(message);
-        }
     }
 }

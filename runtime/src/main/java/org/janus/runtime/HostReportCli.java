@@ -1,18 +1,22 @@
 package org.janus.runtime;
 
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceReference;
-import org.osgi.framework.launch.Framework;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code janus host-report}: boots the framework, waits for the KVM provider the options ask for and for the
@@ -20,8 +24,19 @@ import org.osgi.framework.launch.Framework;
  *
  * <p>The launcher shares no classes with the bundles: it finds services by their properties and calls the
  * command as a {@code java.util.function.Function<List<String>, String>}, whose types come from the JDK.
+ *
+ * <p>{@code --profile} and {@code --hardware} configure the software KVM: the launcher writes them to
+ * {@code conf/org.janus.kvm.sim.cfg} before the framework starts and gives Config Admin the file's configuration once
+ * it runs (see {@link SimConfiguration}), then waits until the sim's Kvm service reports the file's profile and
+ * hardware. Values the sim refuses leave it without a service; then the file is put back as it was.
  */
-final class HostReportCli {
+@Command(name = "host-report", description = {
+    "What KVM offers on this host (the real /dev/kvm, else the software KVM) and which memory strategy each "
+            + "confidential platform would get, and why.",
+    "--profile (6.12, 7.3, inplace, inplace-off) and --hardware (x86, amd-snp, intel-tdx, arm64, arm64-pkvm) configure "
+            + "the software KVM and imply --provider sim; they are kept in conf/org.janus.kvm.sim.cfg, so later runs "
+            + "keep them (values the sim refuses are taken back)."})
+final class HostReportCli implements Callable<Integer> {
     /** The service properties of org.janus.kvm.api.Kvm and org.janus.hostreport.HostReporter, by value. */
     private static final String KVM_CLASS = "org.janus.kvm.api.Kvm";
     private static final String PROVIDER = "janus.kvm.provider";
@@ -30,64 +45,33 @@ final class HostReportCli {
     private static final String COMMAND_FILTER = CommandServices.filter("host-report");
     private static final long POLL_MS = 25;
 
-    private final Launcher launcher;
-    private final List<String> features;
-    private final PrintStream out;
-    private final PrintStream err;
+    private final Cli cli;
 
-    HostReportCli(Launcher launcher, List<String> features, PrintStream out, PrintStream err) {
-        this.launcher = launcher;
-        this.features = features;
-        this.out = out;
-        this.err = err;
+    @Option(names = "--json", description = "Prints the report as JSON.")
+    boolean json;
+
+    @Option(names = "--provider", paramLabel = "auto|linux|sim",
+            description = "Whose report: auto (the default) prefers the real kernel where /dev/kvm opens.")
+    String provider;
+
+    @Option(names = "--profile", paramLabel = "P", description = "The kernel the software KVM behaves as.")
+    String profile;
+
+    @Option(names = "--hardware", paramLabel = "H", description = "The host the software KVM behaves as.")
+    String hardware;
+
+    @Option(names = "--timeout", paramLabel = "S", converter = Seconds.Converter.class, defaultValue = "20",
+            description = "Seconds to wait for the KVM provider (default ${DEFAULT-VALUE}).")
+    Seconds timeout;
+
+    @Spec
+    CommandSpec spec;
+
+    HostReportCli(Cli cli) {
+        this.cli = cli;
     }
 
     record Options(boolean json, String provider, String profile, String hardware, long timeoutMillis) {
-        static Options parse(List<String> args) throws Cli.UsageException {
-            boolean json = false;
-            String provider = null;
-            String profile = null;
-            String hardware = null;
-            long timeout = 20_000;
-            for (int i = 0; i < args.size(); i++) {
-                String arg = args.get(i);
-                if (arg.equals("--json")) {
-                    json = true;
-                    continue;
-                }
-                if (!List.of("--provider", "--profile", "--hardware", "--timeout").contains(arg)) {
-                    throw new Cli.UsageException("host-report: unknown option " + arg);
-                }
-                if (i + 1 >= args.size()) throw new Cli.UsageException("host-report: " + arg + " needs a value");
-                String value = args.get(++i);
-                switch (arg) {
-                    case "--provider" -> {
-                        if (!List.of("auto", "linux", "sim").contains(value)) {
-                            throw new Cli.UsageException("host-report: --provider " + value + ": expected auto, linux or sim");
-                        }
-                        provider = value;
-                    }
-                    case "--profile" -> profile = value;
-                    case "--hardware" -> hardware = value;
-                    default -> {
-                        try {
-                            timeout = Math.round(Double.parseDouble(value) * 1000);
-                        } catch (NumberFormatException e) {
-                            throw new Cli.UsageException("host-report: --timeout " + value + ": not a number of seconds");
-                        }
-                        if (timeout <= 0) throw new Cli.UsageException("host-report: --timeout must be positive");
-                    }
-                }
-            }
-            boolean simOptions = profile != null || hardware != null;
-            if (simOptions && "linux".equals(provider)) {
-                throw new Cli.UsageException("host-report: --profile and --hardware configure the sim, not --provider linux");
-            }
-            // Asking for a sim profile or hardware means asking for the sim's report.
-            if (provider == null) provider = simOptions ? "sim" : "auto";
-            return new Options(json, provider, profile, hardware, timeout);
-        }
-
         /** The arguments the in-framework command understands. */
         List<String> commandArguments() {
             List<String> a = new ArrayList<>();
@@ -96,41 +80,49 @@ final class HostReportCli {
             a.add(provider);
             return a;
         }
+
+        boolean configuresSim() {
+            return profile != null || hardware != null;
+        }
     }
 
-    int run(List<String> args) throws LaunchException, Cli.UsageException {
-        Options options = Options.parse(args);
-        SimConfiguration sim = new SimConfiguration(launcher.conf());
-        boolean simChanged = options.profile() != null || options.hardware() != null;
-        String previousSimFile = simChanged ? sim.update(options.profile(), options.hardware()) : null;
+    /** The options as parsed, checked together; a sim option asks for the sim's report. */
+    Options options() {
+        if (provider != null && !List.of("auto", "linux", "sim").contains(provider)) {
+            throw new ParameterException(spec.commandLine(), "--provider " + provider + ": expected auto, linux or sim");
+        }
+        boolean simOptions = profile != null || hardware != null;
+        if (simOptions && "linux".equals(provider)) {
+            throw new ParameterException(spec.commandLine(), "--profile and --hardware configure the sim, not --provider linux");
+        }
+        String chosen = provider != null ? provider : simOptions ? "sim" : "auto";
+        return new Options(json, chosen, profile, hardware, timeout.millis());
+    }
+
+    @Override
+    public Integer call() throws LaunchException {
+        Options options = options();
+        SimConfiguration sim = new SimConfiguration(cli.launcher.conf());
+        String previousSimFile = options.configuresSim() ? sim.update(options.profile(), options.hardware()) : null;
         Map<String, String> simExpected = sim.read();
 
-        Launcher.Started started = launcher.start(features, Map.of("gosh.args", "--nointeractive"));
-        Framework framework = started.framework();
-        Thread hook = new Thread(started::stop, "janus-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
-            Cli.reportStartFailures(started, err);
-            BundleContext context = framework.getBundleContext();
+        try (RunningFramework framework = RunningFramework.start(cli.launcher, Cli.BASE_FEATURES, cli.err)) {
+            BundleContext context = framework.context();
             String want = providerToWaitFor(options.provider());
             ServiceReference<?> command;
             try {
+                // FileInstall applies the file too, but at its first scan, whose moment is its own.
+                if (sim.exists()) sim.apply(new ConfigAdminClient(context));
                 command = awaitReady(context, want, simExpected, options.timeoutMillis(), options.provider());
             } catch (LaunchException notReady) {
-                if (!simChanged || !want.equals("sim")) throw notReady;
-                // Values the sim refused must not stay in conf/ and break the next run too.
+                if (!options.configuresSim()) throw notReady;
+                // Values the sim refused must not stay in conf/ and break the next run too. Config Admin's copy goes
+                // with this framework, whose storage the next run starts without.
                 sim.restore(previousSimFile);
                 throw new LaunchException(notReady.getMessage() + "\n  " + sim.file()
                         + (previousSimFile == null ? " removed again" : " restored to what it was"), notReady);
             }
             return call(context, command, options);
-        } finally {
-            started.stop();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // The JVM is already exiting; the hook stops the framework, which is done anyway.
-            }
         }
     }
 
@@ -156,7 +148,7 @@ final class HostReportCli {
                 // auto on a host with /dev/kvm whose linux provider never came: the sim still answers.
                 if (command != null && requested.equals("auto") && provider.equals("linux")
                         && CommandServices.first(context, kvmFilter("sim", simExpected)) != null) {
-                    err.println("janus: /dev/kvm exists, but no linux KVM provider registered within "
+                    cli.err.println("janus: /dev/kvm exists, but no linux KVM provider registered within "
                             + seconds(timeoutMillis) + "; reporting the software KVM");
                     return command;
                 }
@@ -174,14 +166,14 @@ final class HostReportCli {
     private int call(BundleContext context, ServiceReference<?> reference, Options options) throws LaunchException {
         try {
             String report = CommandServices.apply(context, reference, "host-report", options.commandArguments());
-            out.print(report.endsWith("\n") ? report : report + "\n");
-            out.flush();
+            cli.out.print(report.endsWith("\n") ? report : report + "\n");
+            cli.out.flush();
             return Cli.OK;
         } catch (IllegalArgumentException e) {
-            err.println("janus: host-report: " + e.getMessage());
+            cli.fail("host-report: " + e.getMessage(), e);
             return Cli.USAGE;
         } catch (IllegalStateException e) {
-            throw new LaunchException("host-report failed: " + e, e);
+            throw new LaunchException("host-report failed: " + e.getMessage(), e);
         }
     }
 
@@ -207,7 +199,7 @@ final class HostReportCli {
         } else if (!simExpected.isEmpty()) {
             m.append("no software KVM (sim) with ").append(format(simExpected)).append(" registered within ")
                     .append(seconds(timeoutMillis)).append("; an invalid value in ")
-                    .append(new SimConfiguration(launcher.conf()).file()).append(" is logged above");
+                    .append(new SimConfiguration(cli.launcher.conf()).file()).append(" is logged above");
         } else {
             m.append("no software KVM (sim) registered within ").append(seconds(timeoutMillis));
         }
@@ -249,8 +241,7 @@ final class HostReportCli {
         };
     }
 
-    /** RFC 1960 filter value escaping. */
     private static String escape(String value) {
-        return value.replace("\\", "\\\\").replace("*", "\\*").replace("(", "\\(").replace(")", "\\)");
+        return ConfigAdminClient.escape(value);
     }
 }

@@ -28,6 +28,12 @@ import org.osgi.framework.launch.FrameworkFactory;
  * from Maven at run time: a feature's {@code g:a:v} is {@code bundles/a-v.jar}.
  */
 public final class Launcher {
+    /**
+     * The framework property (and, under bin/janus, the system property) naming the Janus home, for bundles that
+     * look for files in it, such as firmware/.
+     */
+    public static final String JANUS_HOME = "janus.home";
+
     private final Path home;
 
     public Launcher(Path home) {
@@ -77,17 +83,22 @@ public final class Launcher {
     }
 
     /**
-     * The framework properties: the launcher's (storage, FileInstall directories), then each feature's in order,
+     * The framework properties: the launcher's (home, storage, FileInstall), then each feature's in order,
      * then {@code conf/framework.properties}, then {@code overrides}; a later source wins.
      */
     public Map<String, String> frameworkProperties(List<Feature> features, Map<String, String> overrides)
             throws LaunchException {
         Map<String, String> properties = new LinkedHashMap<>();
+        properties.put(JANUS_HOME, home.toString());
         properties.put(Constants.FRAMEWORK_STORAGE, frameworkStorage().toString());
         properties.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         // FileInstall: configurations (<pid>.cfg) in conf/, hot-deployed bundles in deploy/.
         properties.put("felix.fileinstall.dir", conf() + "," + deploy());
         properties.put("felix.fileinstall.tmpdir", home.resolve("cache").resolve("fileinstall").toString());
+        // Nor does FileInstall write configurations back into conf/: it rewrites a file in place while its own
+        // scanner may read it half-written, and so once applied an empty org.janus.kvm.sim (the sim fell back to its
+        // defaults). conf/ is written by its owner and by janus, always whole (a finished file renamed into place).
+        properties.put("felix.fileinstall.enableConfigSave", "false");
         for (Feature f : features) properties.putAll(f.frameworkProperties());
         Path file = conf().resolve("framework.properties");
         if (Files.isRegularFile(file)) {

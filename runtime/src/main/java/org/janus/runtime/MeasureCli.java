@@ -1,12 +1,15 @@
 package org.janus.runtime;
 
-import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.concurrent.Callable;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code janus measure SPEC.json}: boots the framework with the machine feature, hands the spec to the
@@ -16,57 +19,46 @@ import org.osgi.framework.ServiceReference;
  * <p>Exit codes: 0 the digest was printed; 1 the platform measures nothing or the digest cannot be computed; 2 a bad
  * command line or a spec with problems (each named with its JSON path).
  */
-final class MeasureCli {
+@Command(name = "measure", description = {
+    "Prints the launch digest the VM of a machine spec will have (for SEV-SNP, the measurement of its OVMF image, vCPU "
+            + "count and model), computed from the spec alone without building anything: what an attestation report "
+            + "of that VM must carry.",
+    "Exit code 0 when printed, 1 when the platform measures nothing or the digest cannot be computed, 2 for a spec "
+            + "with problems."})
+final class MeasureCli implements Callable<Integer> {
+    private final Cli cli;
 
-    private final Launcher launcher;
-    private final PrintStream out;
-    private final PrintStream err;
+    @Parameters(arity = "0..*", paramLabel = "SPEC.json", description = "The machine spec.")
+    List<String> specs = new ArrayList<>();
 
-    MeasureCli(Launcher launcher, PrintStream out, PrintStream err) {
-        this.launcher = launcher;
-        this.out = out;
-        this.err = err;
+    @Spec
+    CommandSpec spec;
+
+    MeasureCli(Cli cli) {
+        this.cli = cli;
     }
 
-    static Path parse(List<String> args) throws Cli.UsageException {
-        if (args.isEmpty()) throw new Cli.UsageException("measure: which spec? e.g. janus measure examples/snp-inplace.json");
-        for (String a : args) if (a.startsWith("--")) throw new Cli.UsageException("measure: unknown option " + a);
-        if (args.size() > 1) throw new Cli.UsageException("measure: one spec at a time (got " + String.join(" ", args) + ")");
-        return Path.of(args.get(0)).toAbsolutePath().normalize();
-    }
-
-    int run(List<String> args) throws LaunchException, Cli.UsageException {
-        Path spec = parse(args);
-        if (!Files.isRegularFile(spec)) throw new Cli.UsageException("measure: " + spec + " is not a file");
-        Launcher.Started started = launcher.start(RunCli.FEATURES, Map.of("gosh.args", "--nointeractive"));
-        Thread hook = new Thread(started::stop, "janus-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
-            Cli.reportStartFailures(started, err);
-            BundleContext context = started.framework().getBundleContext();
-            ServiceReference<?> reference = CommandServices.await(context, "measure", RunCli.MACHINE_BUNDLE, 20_000);
-            return call(context, reference, spec);
-        } finally {
-            started.stop();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is exiting; the hook stops the framework anyway
-            }
+    @Override
+    public Integer call() throws LaunchException {
+        Path specFile = RunCli.specFile(specs, spec.commandLine(), "examples/snp-inplace.json");
+        try (RunningFramework framework = RunningFramework.start(cli.launcher, RunCli.FEATURES, cli.err)) {
+            BundleContext context = framework.context();
+            ServiceReference<?> reference = CommandServices.await(context, "measure", RunCli.MACHINE_BUNDLE, RunCli.COMMAND_WAIT_MS);
+            return call(context, reference, specFile);
         }
     }
 
-    private int call(BundleContext context, ServiceReference<?> reference, Path spec) throws LaunchException {
+    private int call(BundleContext context, ServiceReference<?> reference, Path specFile) throws LaunchException {
         try {
-            String text = CommandServices.apply(context, reference, "measure", List.of(spec.toString()));
-            out.print(text.endsWith("\n") ? text : text + "\n");
-            out.flush();
+            String text = CommandServices.apply(context, reference, "measure", List.of(specFile.toString()));
+            cli.out.print(text.endsWith("\n") ? text : text + "\n");
+            cli.out.flush();
             return Cli.OK;
         } catch (IllegalArgumentException e) {
-            err.println("janus: measure: " + e.getMessage());
+            cli.fail("measure: " + e.getMessage(), e);
             return Cli.USAGE;
         } catch (IllegalStateException e) {
-            err.println("janus: measure: " + e.getMessage());
+            cli.fail("measure: " + e.getMessage(), e);
             return Cli.FAILED;
         }
     }

@@ -1,13 +1,19 @@
 package org.janus.runtime;
 
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.concurrent.Callable;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code janus run SPEC.json}: boots the framework with the machine feature, waits for the
@@ -21,99 +27,89 @@ import org.osgi.framework.ServiceReference;
  * <p>Exit codes: 0 the guest ended normally; 1 it did not (or the VM could not be built or run); 2 a bad command
  * line or a spec with problems.
  */
-final class RunCli {
+@Command(name = "run", description = {
+    "Builds the VM a machine spec describes (examples/ has some), runs it to its end and prints what happened: how the "
+            + "guest ended, exits per vCPU, conversions, memory per region, the launch digest the firmware computed "
+            + "beside the one expected from the spec, console output.",
+    "Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or exit code 0 on port 0xf4), 1 when it "
+            + "did not or the VM could not be built, 2 for a bad command line or a spec with problems (each named with "
+            + "its JSON path). Starts the machine feature too."})
+final class RunCli implements Callable<Integer> {
     /** The start of the summary's last line when the guest ended normally (the machine's RunCommand.RESULT_OK). */
     static final String RESULT_OK = "result: ok";
     static final String MACHINE_BUNDLE = "org.janus.machine, feature machine";
     static final List<String> FEATURES = List.of("core", "sim", "linux", "machine");
+    /** How long the machine's command may take to register once its bundles have started. */
+    static final long COMMAND_WAIT_MS = 20_000;
 
-    private final Launcher launcher;
-    private final PrintStream out;
-    private final PrintStream err;
+    private final Cli cli;
 
-    RunCli(Launcher launcher, PrintStream out, PrintStream err) {
-        this.launcher = launcher;
-        this.out = out;
-        this.err = err;
+    @Parameters(arity = "0..*", paramLabel = "SPEC.json", description = "The machine spec.")
+    List<String> specs = new ArrayList<>();
+
+    @Option(names = "--timeout", paramLabel = "S", converter = Seconds.Converter.class,
+            description = "Seconds the guest may run before it is stopped (default 600).")
+    Seconds timeout;
+
+    @Option(names = "--feature", paramLabel = "F", description = "Starts features/F.json too; may be repeated.")
+    List<String> features = new ArrayList<>();
+
+    @Option(names = "--qmp", paramLabel = "PATH", description = "Adds the qmp feature, whose QMP socket is created at PATH "
+            + "(its directory must exist) before the VM is.")
+    String qmp;
+
+    @Spec
+    CommandSpec spec;
+
+    RunCli(Cli cli) {
+        this.cli = cli;
     }
 
-    record Options(Path spec, String timeoutSeconds, List<String> features) {
-        static Options parse(List<String> args) throws Cli.UsageException {
-            Path spec = null;
-            String timeout = null;
-            List<String> features = new ArrayList<>();
-            for (int i = 0; i < args.size(); i++) {
-                String a = args.get(i);
-                if (a.equals("--timeout") || a.equals("--feature")) {
-                    if (i + 1 >= args.size()) throw new Cli.UsageException("run: " + a + " needs a value");
-                    String v = args.get(++i);
-                    if (a.equals("--feature")) {
-                        features.add(v);
-                        continue;
-                    }
-                    try {
-                        if (!(Double.parseDouble(v) > 0)) throw new NumberFormatException();
-                    } catch (NumberFormatException e) {
-                        throw new Cli.UsageException("run: --timeout " + v + ": not a positive number of seconds");
-                    }
-                    timeout = v;
-                } else if (a.startsWith("--")) {
-                    throw new Cli.UsageException("run: unknown option " + a);
-                } else if (spec == null) {
-                    spec = Path.of(a);
-                } else {
-                    throw new Cli.UsageException("run: one spec at a time (got " + spec + " and " + a + ")");
-                }
-            }
-            if (spec == null) throw new Cli.UsageException("run: which spec? e.g. janus run examples/plain.json");
-            return new Options(spec.toAbsolutePath().normalize(), timeout, features);
-        }
+    /** The one spec named, as an absolute path; usage errors when there is none, more than one, or no such file. */
+    static Path specFile(List<String> specs, CommandLine command, String example) {
+        if (specs.isEmpty()) throw new ParameterException(command, "which spec? e.g. janus " + command.getCommandName() + " " + example);
+        if (specs.size() > 1) throw new ParameterException(command, "one spec at a time (got " + String.join(" and ", specs) + ")");
+        Path file = Path.of(specs.get(0)).toAbsolutePath().normalize();
+        if (!Files.isRegularFile(file)) throw new ParameterException(command, file + " is not a file");
+        return file;
+    }
 
-        List<String> commandArguments() {
-            List<String> a = new ArrayList<>(List.of(spec.toString()));
-            if (timeoutSeconds != null) a.addAll(List.of("--timeout", timeoutSeconds));
-            return a;
+    /** The arguments the in-framework command understands. */
+    List<String> commandArguments(Path specFile) {
+        List<String> a = new ArrayList<>(List.of(specFile.toString()));
+        if (timeout != null) a.addAll(List.of("--timeout", timeout.text()));
+        return a;
+    }
+
+    @Override
+    public Integer call() throws LaunchException {
+        Path specFile = specFile(specs, spec.commandLine(), "examples/plain.json");
+        QmpSocket socket = QmpSocket.of(qmp, spec.commandLine(), cli.launcher);
+        List<String> all = Cli.features(FEATURES, features);
+        if (socket != null) all = socket.addFeature(cli.launcher, all);
+
+        try (RunningFramework framework = RunningFramework.start(cli.launcher, all, cli.err)) {
+            BundleContext context = framework.context();
+            if (socket != null) socket.configure(new ConfigAdminClient(context));
+            ServiceReference<?> command = CommandServices.await(context, "run", MACHINE_BUNDLE, COMMAND_WAIT_MS);
+            return call(context, command, specFile);
         }
     }
 
-    int run(List<String> args) throws LaunchException, Cli.UsageException {
-        Options options = Options.parse(args);
-        if (!Files.isRegularFile(options.spec())) throw new Cli.UsageException("run: " + options.spec() + " is not a file");
-        List<String> features = new ArrayList<>(FEATURES);
-        for (String f : options.features()) if (!features.contains(f)) features.add(f);
-
-        Launcher.Started started = launcher.start(features, Map.of("gosh.args", "--nointeractive"));
-        Thread hook = new Thread(started::stop, "janus-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+    private int call(BundleContext context, ServiceReference<?> reference, Path specFile) throws LaunchException {
         try {
-            Cli.reportStartFailures(started, err);
-            BundleContext context = started.framework().getBundleContext();
-            ServiceReference<?> command = CommandServices.await(context, "run", MACHINE_BUNDLE, 20_000);
-            return call(context, command, options);
-        } finally {
-            started.stop();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is exiting; the hook stops the framework anyway
-            }
-        }
-    }
-
-    private int call(BundleContext context, ServiceReference<?> reference, Options options) throws LaunchException {
-        try {
-            String summary = CommandServices.apply(context, reference, "run", options.commandArguments());
-            out.print(summary.endsWith("\n") ? summary : summary + "\n");
-            out.flush();
+            String summary = CommandServices.apply(context, reference, "run", commandArguments(specFile));
+            cli.out.print(summary.endsWith("\n") ? summary : summary + "\n");
+            cli.out.flush();
             String verdict = lastLine(summary);
             if (verdict.startsWith(RESULT_OK)) return Cli.OK;
-            err.println("janus: run: the guest did not end normally (" + verdict + ")");
+            cli.fail("run: the guest did not end normally (" + verdict + ")", null);
             return Cli.FAILED;
         } catch (IllegalArgumentException e) {
-            err.println("janus: run: " + e.getMessage());
+            cli.fail("run: " + e.getMessage(), e);
             return Cli.USAGE;
         } catch (IllegalStateException e) {
-            err.println("janus: run: " + e.getMessage());
+            cli.fail("run: " + e.getMessage(), e);
             return Cli.FAILED;
         }
     }

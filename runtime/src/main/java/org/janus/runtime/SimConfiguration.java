@@ -1,5 +1,6 @@
 package org.janus.runtime;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringWriter;
@@ -14,9 +15,11 @@ import java.util.Properties;
 import java.util.TreeSet;
 
 /**
- * The software KVM's configuration (Config Admin PID {@code org.janus.kvm.sim}) as FileInstall reads it:
- * {@code conf/org.janus.kvm.sim.cfg}. The launcher runs outside the framework and shares no classes with it,
- * so it configures the sim by writing this file before the framework starts rather than through Config Admin.
+ * The software KVM's configuration, Config Admin PID {@code org.janus.kvm.sim}, kept in {@code conf/org.janus.kvm.sim.cfg}
+ * so that later runs keep it. The launcher writes the file before the framework starts, so that FileInstall, whenever
+ * its first scan comes, can only apply the new values; once the framework runs, {@link #apply} gives Config Admin the
+ * same properties itself, so that the change does not wait for that scan. The two are equal property for property,
+ * FileInstall's file name included, so whichever comes second changes nothing.
  */
 final class SimConfiguration {
     static final String PID = "org.janus.kvm.sim";
@@ -30,6 +33,8 @@ final class SimConfiguration {
     }
 
     Path file() { return file; }
+
+    boolean exists() { return Files.isRegularFile(file); }
 
     /** The {@code profile} and {@code hardware} the file sets (either may be absent). */
     Map<String, String> read() throws LaunchException {
@@ -71,6 +76,33 @@ final class SimConfiguration {
         }
         write(text.toString());
         return previous;
+    }
+
+    /**
+     * Gives Config Admin the file's properties, as FileInstall would: every property of the file, and the file it
+     * came from under FileInstall's own key, so that FileInstall recognises the configuration as the file's and finds
+     * nothing to change.
+     *
+     * @return whether Config Admin's configuration changed
+     */
+    boolean apply(ConfigAdminClient configAdmin) throws LaunchException {
+        Properties p = load();
+        Map<String, Object> properties = new LinkedHashMap<>();
+        for (String key : p.stringPropertyNames()) properties.put(key, p.getProperty(key));
+        properties.put(ConfigAdminClient.FILEINSTALL_FILENAME, fileInstallKey());
+        return configAdmin.update(PID, properties);
+    }
+
+    /**
+     * The file as FileInstall names it in {@value ConfigAdminClient#FILEINSTALL_FILENAME}: the {@code file:} URI of
+     * the file in the canonical form of the watched directory.
+     */
+    String fileInstallKey() throws LaunchException {
+        try {
+            return new File(file.getParent().toFile().getCanonicalFile(), file.getFileName().toString()).toURI().toString();
+        } catch (IOException e) {
+            throw new LaunchException("cannot resolve " + file.getParent() + ": " + e.getMessage(), e);
+        }
     }
 
     /** Puts back what {@link #update} replaced: the old content, or no file if {@code previous} is null. */

@@ -17,7 +17,7 @@ class FeatureTest {
 
     @Test
     void theBuildsFeaturesHaveEveryVersionFilledIn() throws Exception {
-        for (String name : List.of("core", "sim", "linux", "shell", "machine")) {
+        for (String name : List.of("core", "sim", "linux", "shell", "machine", "qmp")) {
             Feature f = Feature.read(FEATURES.resolve(name + ".json"));
             assertEquals("org.janus:" + name, f.id().substring(0, f.id().lastIndexOf(':')));
             assertTrue(!f.bundles().isEmpty(), name + " has bundles");
@@ -33,7 +33,7 @@ class FeatureTest {
                 .map(id -> id.split(":")[1]).toList();
         assertEquals(List.of("org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
                 "org.apache.felix.scr", "org.apache.felix.configadmin", "org.apache.felix.fileinstall", "gson", "jna",
-                "org.janus.kvm.api", "org.janus.kvm.libc", "org.janus.hostreport"), bundles);
+                "org.janus.kvm.api", "org.janus.kvm.libc", "org.janus.hostreport", "org.janus.deploy"), bundles);
     }
 
     @Test
