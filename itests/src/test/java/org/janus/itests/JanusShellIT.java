@@ -98,11 +98,12 @@ class JanusShellIT {
     private record Gogo(BundleContext context, Object session, Class<?> sessionType) {
         static Gogo session(BundleContext context) throws Exception {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            ServiceReference<?> ref;
-            while ((ref = context.getServiceReference(COMMAND_PROCESSOR)) == null) {
+            ServiceReference<?>[] refs;
+            while ((refs = context.getAllServiceReferences(COMMAND_PROCESSOR, null)) == null) {
                 if (System.nanoTime() > deadline) fail("no Gogo CommandProcessor within 30 s");
                 Thread.sleep(50);
             }
+            ServiceReference<?> ref = refs[0];
             Bundle runtime = ref.getBundle();
             Class<?> processorType = runtime.loadClass(COMMAND_PROCESSOR);
             Object processor = context.getService(ref);

@@ -106,11 +106,14 @@ class QmpIT {
      */
     private static String createVm(BundleContext context, Path spec) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        ServiceReference<?> ref;
-        while ((ref = context.getServiceReference("org.janus.machine.VmManager")) == null) {
+        // getAllServiceReferences: the test's class path has its own copy of the machine's API, which the
+        // assignability check of getServiceReference would hold against the framework's.
+        ServiceReference<?>[] refs;
+        while ((refs = context.getAllServiceReferences("org.janus.machine.VmManager", null)) == null) {
             if (System.nanoTime() > deadline) fail("no VmManager within 60 s");
             Thread.sleep(50);
         }
+        ServiceReference<?> ref = refs[0];
         Bundle machine = ref.getBundle();
         Class<?> managerType = machine.loadClass("org.janus.machine.VmManager");
         Class<?> specType = machine.loadClass("org.janus.machine.MachineSpec");
