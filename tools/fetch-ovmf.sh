@@ -72,6 +72,7 @@ newest_cached() {
     for d in "$cache"/*/; do
         [ -d "$d" ] || continue
         v="$(basename "$d")"
+        [ "$v" = current ] && continue
         [ -f "$cache/$v/usr/share/ovmf/OVMF.fd" ] || continue
         if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best="$v"; fi
     done
