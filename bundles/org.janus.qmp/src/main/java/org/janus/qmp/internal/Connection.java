@@ -105,11 +105,12 @@ final class Connection {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            close(null);
         } catch (IOException e) {
             close(open.get() && !(e instanceof ClosedChannelException) ? "writing failed: " + e : null);
-            return;
+        } finally {
+            closeChannel();
         }
-        closeChannel();
     }
 
     /** Queues a response; a client that has let its queue fill up is disconnected. */
