@@ -49,7 +49,10 @@ if $unless_installed && [ -f "$installed" ]; then
 fi
 
 for tool in curl xz dpkg-deb dpkg sha256sum; do
-    command -v "$tool" >/dev/null || { log "needs $tool (Debian: apt-get install curl xz-utils dpkg)"; exit 1; }
+    command -v "$tool" >/dev/null || {
+        log "needs $tool (Debian: apt-get install curl xz-utils dpkg); or install ovmf, or build with -Djanus.ovmf.skip=true"
+        exit 1
+    }
 done
 mkdir -p "$cache"
 

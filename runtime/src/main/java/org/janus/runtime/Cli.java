@@ -107,7 +107,7 @@ public final class Cli implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new ParameterException(spec.commandLine(), "which command? janus help lists them");
+        throw new ParameterException(spec.commandLine(), "which command?");
     }
 
     /** One line: the command, what is wrong, and where its usage is. */

@@ -52,7 +52,7 @@ class CliTest {
     @Test
     void noCommandOrAnUnknownOneIsAUsageError(@TempDir Path home) {
         assertEquals(Cli.USAGE, run(home));
-        assertOneLine("janus: which command? janus help lists them (janus help shows the usage)");
+        assertOneLine("janus: which command? (janus help shows the usage)");
         assertEquals(Cli.USAGE, run(home, "boot"));
         assertOneLine("janus: unknown command boot");
         assertEquals(Cli.USAGE, run(home, "--colour"));
