@@ -32,6 +32,7 @@ import org.osgi.framework.Version;
  * still being written is never read. Whatever is refused (not a jar, not a bundle, not on the digest list, too
  * large, a symbolic name and version already installed, unresolvable, failing to start) gets one line and leaves
  * the framework as it was: a new bundle is uninstalled again, an updated one is put back to the bytes it had.
+ * READMEs and hidden files are passed over in silence.
  * Bundles it installed carry the location {@code janus-deploy:<file name>}; bundles installed otherwise are never
  * touched. Not thread-safe: one thread scans.
  */
@@ -86,6 +87,7 @@ final class DeployDirectory {
         }
         for (Map.Entry<String, Seen> e : now.entrySet()) {
             String name = e.getKey();
+            if (ignored(name)) continue;
             Seen s = e.getValue();
             Seen before = seen.put(name, s);
             if (!s.equals(before)) continue;                 // new or still changing: wait for it to settle
@@ -100,6 +102,12 @@ final class DeployDirectory {
         }
         return lines;
     }
+
+    /**
+     * Files that are not meant as bundles and need no word: a README (the distribution ships one in deploy/), and
+     * hidden files (an editor's or a copy's temporary file).
+     */
+    static boolean ignored(String name) { return name.startsWith(".") || name.equals("README") || name.startsWith("README."); }
 
     /** A file that has settled: install or update its bundle unless that is already done. */
     private String settle(String name, Seen s) {

@@ -127,6 +127,8 @@ class DeployDirectoryTest {
     void whatIsNotAGoodBundleIsRefusedOnceAndChangesNothing() throws Exception {
         DeployDirectory d = new DeployDirectory(context, deploy, 4096, Set.of());
         drop("notes.txt", "hello".getBytes(), 1);
+        drop("README", "what deploy/ is for".getBytes(), 1);
+        drop(".big.jar.part", new byte[10], 1);
         drop("garbage.jar", "this is not a zip file".getBytes(), 1);
         drop("nameless.jar", bundle(null, "1.0.0"), 1);
         drop("unresolvable.jar", bundle("test.needy", "1.0.0", Constants.IMPORT_PACKAGE, "org.nowhere.at.all"), 1);
