@@ -92,8 +92,8 @@ public final class Launcher {
         properties.put(JANUS_HOME, home.toString());
         properties.put(Constants.FRAMEWORK_STORAGE, frameworkStorage().toString());
         properties.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
-        // FileInstall: configurations (<pid>.cfg) in conf/, hot-deployed bundles in deploy/.
-        properties.put("felix.fileinstall.dir", conf() + "," + deploy());
+        // FileInstall: configurations (<pid>.cfg) in conf/. Bundles in deploy/ are org.janus.deploy's (janus.home/deploy).
+        properties.put("felix.fileinstall.dir", conf().toString());
         properties.put("felix.fileinstall.tmpdir", home.resolve("cache").resolve("fileinstall").toString());
         // Nor does FileInstall write configurations back into conf/: it rewrites a file in place while its own
         // scanner may read it half-written, and so once applied an empty org.janus.kvm.sim (the sim fell back to its
