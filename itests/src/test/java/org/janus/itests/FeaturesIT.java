@@ -36,7 +36,7 @@ class FeaturesIT {
                     .map(b -> b.getSymbolicName() + "=" + b.getState())
                     .collect(Collectors.joining(", "));
             assertEquals("", notActive, "bundles not active");
-            assertEquals(17, context.getBundles().length, "system bundle + 11 core + sim + linux + 3 gogo");
+            assertEquals(18, context.getBundles().length, "system bundle + 12 core + sim + linux + 3 gogo");
 
             assertTrue(launcher.frameworkStorage().startsWith(dist.home().resolve("cache")),
                     "the framework's storage is inside the Janus home");
