@@ -7,13 +7,20 @@ import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 
 /**
- * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console port and
- * halts. The round trip through RAM makes even the smallest guest touch the memory the machine built.
+ * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console port
+ * ({@code repeat} times) and halts. The round trip through RAM makes even the smallest guest touch the memory the
+ * machine built; a large {@code repeat} makes a long stream of exits without a single conversion.
  */
 final class HelloProgram implements GuestProgram {
     private final GuestProgramContext context;
+    private final long repeat;
 
-    HelloProgram(GuestProgramContext context) { this.context = context; }
+    HelloProgram(GuestProgramContext context) { this(context, 1); }
+
+    HelloProgram(GuestProgramContext context, long repeat) {
+        this.context = context;
+        this.repeat = repeat;
+    }
 
     /** Where vCPU {@code vcpu} writes its line: 64 bytes apart from the start of the first RAM region. */
     static long slotOf(GuestProgramContext context, int vcpu) {
@@ -29,7 +36,9 @@ final class HelloProgram implements GuestProgram {
         if (!Arrays.equals(line, back))
             throw new IllegalStateException("hello: vcpu " + cpu.vcpuId() + " wrote '" + new String(line, StandardCharsets.US_ASCII).trim()
                     + "' at 0x" + Long.toHexString(at) + " and read back " + Arrays.toString(back));
-        for (byte b : back) cpu.out(context.consolePort(), 1, b & 0xff);
+        for (long r = 0; r < repeat; r++) {
+            for (byte b : back) cpu.out(context.consolePort(), 1, b & 0xff);
+        }
         cpu.hlt();
     }
 }
