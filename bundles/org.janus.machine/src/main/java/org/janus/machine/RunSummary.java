@@ -20,6 +20,8 @@ import org.janus.memory.api.MemoryFigures;
  * @param guestExitCode what the guest wrote to {@link GuestPorts#EXIT}, if it did
  * @param ran from start to end
  * @param launch the platform's launch summary
+ * @param launchMeasurement the measurement the platform's launch reported, in hex; empty for platforms that measure
+ *        nothing
  * @param launchDigest the launch digest the firmware computed, in hex; empty for platforms that measure nothing, and
  *        where the KVM cannot tell it (real SEV firmware gives it only to the guest, in its attestation report)
  * @param expectedDigest the launch digest computed ahead from the spec alone (what {@code janus measure} prints), in
@@ -31,7 +33,7 @@ import org.janus.memory.api.MemoryFigures;
  */
 public record RunSummary(String id, String name, String kvm, String platform, String backend, VmState end,
                          boolean endedNormally, OptionalInt guestExitCode, Duration ran, String launch,
-                         String launchDigest, String expectedDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
+                         String launchMeasurement, String launchDigest, String expectedDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
                          List<RegionFigures> memory, String console) {
     public RunSummary {
         vcpus = List.copyOf(vcpus);

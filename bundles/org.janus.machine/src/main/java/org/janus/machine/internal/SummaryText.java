@@ -82,6 +82,8 @@ final class SummaryText {
                 : s.launchDigest() + " (launch digest, computed by the firmware)").append('\n');
         b.append("  expected  ").append(s.expectedDigest().isEmpty() ? "none computed" : s.expectedDigest()
                 + " (computed ahead from the spec)").append('\n');
+        if (!s.launchMeasurement().isEmpty() && !s.launchMeasurement().equalsIgnoreCase(s.launchDigest()))
+            b.append("  launched  ").append(s.launchMeasurement()).append(" (reported by the platform's launch)").append('\n');
         b.append("  measured  ").append(s.digestMatches().map(equal -> equal
                 ? "equal: the firmware measured what the spec predicts"
                 : "DIFFERENT: the firmware measured something other than what the spec predicts; an attestation would fail")

@@ -502,9 +502,10 @@ final class VmInstance implements VcpuRunner.Owner {
             ran = startedNanos == 0 ? 0 : endedNanos - startedNanos;
         }
         String launch = assembly.launch == null ? "" : assembly.launch.summary();
+        String launchMeasurement = assembly.launch == null ? "" : assembly.launch.measurementHex();
         HexFormat hex = HexFormat.of();
         return new RunSummary(id, assembly.name, assembly.plan.kvm().reason(), platform(),
                 backendId() + " (" + assembly.plan.backendReason() + ")", e.state(), e.normal(), e.exitCode(),
-                Duration.ofNanos(ran), launch, hex.formatHex(assembly.firmwareDigest), hex.formatHex(assembly.expectedDigest), vcpus, assembly.conversions.counters().snapshot(), memory, console.text());
+                Duration.ofNanos(ran), launch, launchMeasurement, hex.formatHex(assembly.firmwareDigest), hex.formatHex(assembly.expectedDigest), vcpus, assembly.conversions.counters().snapshot(), memory, console.text());
     }
 }

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.TestInstance;
  *   <li>{@code validation}: its accepted spec makes a VM; each refusal is reported at its JSON path and creates
  *       nothing;</li>
  *   <li>{@code launch-and-conversions}: in each memory strategy the guest runs to a normal end, converting with none
- *       refused, and the launch digest the modelled firmware computed equals what {@code janus measure} computes
- *       from the spec alone;</li>
+ *       refused; the measurement the launch reports equals what {@code janus measure} computes from the spec
+ *       alone, and so does the digest the modelled firmware computed, where it computes one (SEV-SNP, TDX);</li>
  *   <li>{@code failures-leave-nothing-behind}: each KVM operation of a launch fails in turn; the VM is refused and
  *       no file descriptor, mapping or thread is left;</li>
  *   <li>{@code update-under-a-running-guest}: the bundle is updated to a newer build while a long guest runs; the VM
