@@ -106,7 +106,9 @@ final class HostReportCli implements Callable<Integer> {
         String previousSimFile = options.configuresSim() ? sim.update(options.profile(), options.hardware()) : null;
         Map<String, String> simExpected = sim.read();
 
-        try (RunningFramework framework = RunningFramework.start(cli.launcher, Cli.BASE_FEATURES, cli.err)) {
+        // The machine feature brings the installed platforms (and the deployer of core those dropped into deploy/),
+        // whose availability on this host the report ends with.
+        try (RunningFramework framework = RunningFramework.start(cli.launcher, Cli.features(Cli.BASE_FEATURES, List.of("machine")), cli.err)) {
             BundleContext context = framework.context();
             String want = providerToWaitFor(options.provider());
             ServiceReference<?> command;
@@ -166,6 +168,14 @@ final class HostReportCli implements Callable<Integer> {
     private int call(BundleContext context, ServiceReference<?> reference, Options options) throws LaunchException {
         try {
             String report = CommandServices.apply(context, reference, "host-report", options.commandArguments());
+            String platforms = installedPlatforms(context, options);
+            if (options.json()) {
+                com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(report).getAsJsonObject();
+                o.add("installedPlatforms", com.google.gson.JsonParser.parseString(platforms));
+                report = new com.google.gson.GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o);
+            } else {
+                report = (report.endsWith("\n") ? report : report + "\n") + "\n" + platforms;
+            }
             cli.out.print(report.endsWith("\n") ? report : report + "\n");
             cli.out.flush();
             return Cli.OK;
@@ -175,6 +185,28 @@ final class HostReportCli implements Callable<Integer> {
         } catch (IllegalStateException e) {
             throw new LaunchException("host-report failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Every installed platform, its bundle, and whether this host runs it: once the deployer has installed what
+     * deploy/ held at the start, from the machine's {@code platforms} command.
+     */
+    private String installedPlatforms(BundleContext context, Options options) throws LaunchException {
+        long deadline = System.nanoTime() + options.timeoutMillis() * 1_000_000;
+        while (CommandServices.first(context, "(janus.deploy=scanned)") == null) {
+            if (System.nanoTime() > deadline) throw new LaunchException("the deployer did not finish its first scan of deploy/ within "
+                    + seconds(options.timeoutMillis()));
+            try {
+                Thread.sleep(POLL_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new LaunchException("interrupted while waiting for the deployer");
+            }
+        }
+        ServiceReference<?> platforms = CommandServices.await(context, "platforms", "org.janus.machine", options.timeoutMillis());
+        List<String> args = new ArrayList<>(List.of("--provider", options.provider()));
+        if (options.json()) args.add("--json");
+        return CommandServices.apply(context, platforms, "platforms", args);
     }
 
     private static String kvmFilter(String provider, Map<String, String> simExpected) {

@@ -49,6 +49,8 @@ final class DeployDirectory {
     private final Path directory;
     private final long maxBytes;
     private final Set<String> allowedDigests;
+    /** Files last changed before this moment (epoch ms) were there before the directory was watched: settled. */
+    private final long settledBefore;
     private final Map<String, Seen> seen = new HashMap<>();
     private final Map<String, Deployed> deployed = new TreeMap<>();
     /** Files refused as they are now, so that a refusal is said once, not at every scan. */
@@ -58,10 +60,20 @@ final class DeployDirectory {
      * @param allowedDigests lower-case SHA-256 hex digests of the jars that may be deployed; empty: any bundle
      */
     DeployDirectory(BundleContext context, Path directory, long maxBytes, Set<String> allowedDigests) {
+        this(context, directory, maxBytes, allowedDigests, Long.MIN_VALUE);
+    }
+
+    /**
+     * @param settledBefore files last modified before this moment (epoch milliseconds) are read at the first scan
+     *        that sees them: they were in place before Janus started, so that bundles dropped earlier are there
+     *        when the first scan returns
+     */
+    DeployDirectory(BundleContext context, Path directory, long maxBytes, Set<String> allowedDigests, long settledBefore) {
         this.context = context;
         this.directory = directory;
         this.maxBytes = maxBytes;
         this.allowedDigests = Set.copyOf(allowedDigests);
+        this.settledBefore = settledBefore;
     }
 
     Path directory() { return directory; }
@@ -90,7 +102,8 @@ final class DeployDirectory {
             if (ignored(name)) continue;
             Seen s = e.getValue();
             Seen before = seen.put(name, s);
-            if (!s.equals(before)) continue;                 // new or still changing: wait for it to settle
+            boolean old = before == null && s.modified() < settledBefore;
+            if (!s.equals(before) && !old) continue;         // new or still changing: wait for it to settle
             if (s.equals(refused.get(name))) continue;       // refused as it is; said already
             String line = settle(name, s);
             if (line != null) lines.add(line);

@@ -44,9 +44,11 @@ public final class Deployer {
     }
 
     private ScheduledExecutorService scanner;
+    /** Registered once the first scan is done: what was in deploy/ at the start is installed (or refused). */
+    private org.osgi.framework.ServiceRegistration<Object> scanned;
 
     @Activate
-    void activate(BundleContext context, Config config) {
+    synchronized void activate(BundleContext context, Config config) {
         Path dir = directory(context, config);
         Set<String> digests = Arrays.stream(config.allowedDigests()).map(d -> d.strip().toLowerCase(Locale.ROOT))
                 .filter(d -> !d.isEmpty()).collect(Collectors.toSet());
@@ -60,7 +62,9 @@ public final class Deployer {
             LOG.log(System.Logger.Level.ERROR, PID + ": pollMillis must be at least 50 and maxBytes at least 1; deploy/ is not watched");
             return;
         }
-        DeployDirectory deploy = new DeployDirectory(context, dir, config.maxBytes(), digests);
+        // What was in deploy/ a second before now is settled; the first scan installs it and then says so with a
+        // service (janus.deploy=scanned), which commands that list what is installed wait for.
+        DeployDirectory deploy = new DeployDirectory(context, dir, config.maxBytes(), digests, System.currentTimeMillis() - 1000);
         scanner = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "janus-deploy");
             t.setDaemon(true);
@@ -75,6 +79,11 @@ public final class Deployer {
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "deploy: a scan of " + dir + " failed: " + DeployDirectory.oneLine(e));
             }
+            synchronized (this) {
+                if (scanned == null && scanner != null && !scanner.isShutdown())
+                    scanned = context.registerService(Object.class, new Object(), new java.util.Hashtable<>(java.util.Map.of("janus.deploy", "scanned",
+                            "janus.deploy.directory", dir.toString())));
+            }
         }, 0, config.pollMillis(), TimeUnit.MILLISECONDS);
         LOG.log(System.Logger.Level.INFO, "deploy: watching " + dir + (digests.isEmpty() ? "" : " (" + digests.size() + " digests allowed)"));
     }
@@ -87,7 +96,17 @@ public final class Deployer {
 
     @Deactivate
     void deactivate() {
-        if (scanner != null) scanner.shutdownNow();
+        synchronized (this) {
+            if (scanner != null) scanner.shutdownNow();
+            if (scanned != null) {
+                try {
+                    scanned.unregister();
+                } catch (IllegalStateException alreadyGone) {
+                    // the framework is stopping
+                }
+                scanned = null;
+            }
+        }
         try {
             if (scanner != null) scanner.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

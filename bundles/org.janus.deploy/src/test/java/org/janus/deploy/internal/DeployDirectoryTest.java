@@ -155,6 +155,17 @@ class DeployDirectoryTest {
     }
 
     @Test
+    void bundlesThatWereThereBeforeTheWatchStartedAreInstalledAtTheFirstScan() throws Exception {
+        drop("early.jar", bundle("test.early", "1.0.0"), 1);     // modified long before the watch starts
+        DeployDirectory d = new DeployDirectory(context, deploy, 1 << 20, Set.of(), System.currentTimeMillis() - 1000);
+        List<String> lines = d.scan();
+        assertTrue(lines.size() == 1 && lines.get(0).startsWith("early.jar: installed and started test.early 1.0.0"), lines.toString());
+        drop("late.jar", bundle("test.late", "1.0.0"), System.currentTimeMillis() / 1_000_000 + 1000);
+        assertEquals(List.of(), d.scan(), "a file changed after the watch started waits to settle");
+        assertEquals(1, d.scan().size());
+    }
+
+    @Test
     void aNewVersionThatDoesNotStartPutsTheOldOneBack() throws Exception {
         DeployDirectory d = new DeployDirectory(context, deploy, 1 << 20, Set.of());
         drop("p.jar", bundle("test.p", "1.0.0"), 1);

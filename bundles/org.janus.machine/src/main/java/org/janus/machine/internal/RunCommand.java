@@ -83,7 +83,11 @@ public final class RunCommand implements Function<List<String>, String> {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted; " + id + " was stopped", e);
         }
-        return SummaryText.render(summary);
+        // Every installed platform and whether this VM's host could run it, before the verdict (the last line).
+        String text = SummaryText.render(summary);
+        String platforms = manager.kvmOf(id).map(k -> InstalledPlatforms.text(InstalledPlatforms.on(manager.directory(), k), k)).orElse("");
+        int verdict = text.lastIndexOf('\n', text.length() - 2) + 1;
+        return text.substring(0, verdict) + platforms + "\n" + text.substring(verdict);
     }
 
     private static String causes(Throwable e) {

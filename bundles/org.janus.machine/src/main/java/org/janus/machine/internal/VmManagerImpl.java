@@ -428,6 +428,9 @@ public final class VmManagerImpl implements VmManager {
         return new SwapResult(id, kind, from, info(kind, vm), true, p.pausedNanos());
     }
 
+    /** The KVM a VM runs on (the host its platform was asked about). */
+    Optional<org.janus.kvm.api.Kvm> kvmOf(String id) { return Optional.ofNullable(vm(id).assembly().kvm); }
+
     @Override public void addListener(VmListener listener) { listeners.add(listener); }
 
     @Override public void removeListener(VmListener listener) { listeners.remove(listener); }
