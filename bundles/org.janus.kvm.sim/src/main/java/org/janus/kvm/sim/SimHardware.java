@@ -13,7 +13,11 @@ public enum SimHardware {
     INTEL_TDX("intel-tdx"),
     /** arm64 without pKVM: the default VM only; guest_memfd memslots need GUEST_MEMFD_FLAG_MMAP. */
     ARM64("arm64"),
-    /** arm64 with pKVM (kvm-arm.mode=protected): also protected VMs (KVM_VM_TYPE_ARM_PROTECTED). */
+    /**
+     * arm64 with pKVM (kvm-arm.mode=protected): also protected VMs (KVM_VM_TYPE_ARM_PROTECTED), whose memslots are
+     * fixed once they have run. On the {@code inplace} profile they are guest_memfd-backed with in-place attributes,
+     * and their MEM_SHARE/MEM_UNSHARE calls exit to userspace once KVM_CAP_EXIT_HYPERCALL enables them.
+     */
     ARM64_PKVM("arm64-pkvm");
 
     private final String id;

@@ -10,12 +10,23 @@ import org.osgi.annotation.versioning.ProviderType;
  * <p>The access kind of {@link #read}/{@link #write} follows the VM type: on a default VM every access is
  * shared; on a software-protected VM KVM derives the kind from the memory attribute; on SEV-SNP and TDX the guest
  * chooses it (C-bit, shared GPA bit) and plain accesses are private. The explicit kinds exist only where the
- * hardware has such a bit (SNP, TDX); elsewhere they throw {@link IllegalStateException}, failing the guest.
+ * hardware has such a bit (SNP, TDX); elsewhere they throw {@link IllegalStateException}, failing the guest. A pKVM
+ * protected VM accesses like a software-protected one: the hypervisor knows whether a page is shared.
+ *
+ * <p>What an instruction does depends on the {@link #architecture()}, as it would for machine code: x86 has port
+ * I/O, HLT and KVM hypercalls; arm64 has none of them (they throw {@link IllegalStateException}) and reaches
+ * devices through MMIO and firmware and the hypervisor through {@link #smccc SMCCC calls}.
  */
 @ProviderType
 public interface GuestCpu {
 
+    /** The instruction set of the vCPU. */
+    enum Architecture { X86_64, ARM64 }
+
     int vcpuId();
+
+    /** The instruction set of this vCPU, which decides what the instructions below can do. */
+    Architecture architecture();
 
     byte[] read(long gpa, int length);
 
@@ -53,13 +64,26 @@ public interface GuestCpu {
     /** KVM_HC_MAP_GPA_RANGE: ask the host to make [gpa, gpa + npages * 4 KiB) private (ENCRYPTED) or shared. */
     long mapGpaRange(long gpa, long npages, long attrs);
 
-    /** An OUT of {@code size} (1, 2 or 4) bytes: a KVM_EXIT_IO. */
+    /**
+     * An SMCCC call with HVC #0 (arm64): {@code functionId} in w0, {@code args} in x1.. (missing ones are 0); returns
+     * x0. KVM answers PSCI and its vendor calls itself or exits to userspace where the call needs it (PSCI
+     * SYSTEM_OFF; pKVM's MEM_SHARE and MEM_UNSHARE once enabled), and answers
+     * {@link org.janus.kvm.api.ArmSmccc#RET_NOT_SUPPORTED} for a function it does not know.
+     *
+     * @throws IllegalStateException on x86, which has no HVC
+     */
+    long smccc(int functionId, long... args);
+
+    /** An OUT of {@code size} (1, 2 or 4) bytes: a KVM_EXIT_IO. x86 only. */
     void out(int port, int size, long value);
 
-    /** An IN of {@code size} bytes: a KVM_EXIT_IO whose data the VMM supplies with completeIo. */
+    /** An IN of {@code size} bytes: a KVM_EXIT_IO whose data the VMM supplies with completeIo. x86 only. */
     long in(int port, int size);
 
-    /** HLT: a KVM_EXIT_HLT. */
+    /**
+     * HLT: a KVM_EXIT_HLT. x86 only: arm64's WFI waits inside KVM and never reaches the VMM; a vCPU that is done
+     * turns itself off with PSCI CPU_OFF, and the last one turns the system off.
+     */
     void hlt();
 
     /** A KVM_EXIT_SYSTEM_EVENT of {@code type} with up to 16 data words (e.g. SEV termination). */

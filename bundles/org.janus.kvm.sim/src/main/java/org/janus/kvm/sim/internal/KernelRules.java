@@ -84,11 +84,13 @@ public final class KernelRules {
     }
 
     /**
-     * kvm_arch_has_private_mem: SW_PROTECTED, SNP and TDX on x86. SEV and SEV-ES VMs have none; arm64 has none
-     * (pKVM protected VMs use anonymous memory, not guest_memfd, §7).
+     * kvm_arch_has_private_mem: SW_PROTECTED, SNP and TDX on x86. SEV and SEV-ES VMs have none. On arm64 only a pKVM
+     * protected VM of the in-place series has (guest_memfd-backed, {@link PkvmRules#guestMemfdPvms}); before it pVMs
+     * use anonymous memory, not guest_memfd (§7).
      */
     public boolean hasPrivateMem(long type) {
-        return isX86() && (type == VmType.X86_SW_PROTECTED || type == VmType.X86_SNP || type == VmType.X86_TDX);
+        if (!isX86()) return PkvmRules.isProtected(this, type) && PkvmRules.guestMemfdPvms(this);
+        return type == VmType.X86_SW_PROTECTED || type == VmType.X86_SNP || type == VmType.X86_TDX;
     }
 
     /** SEV-ES, SNP and TDX have protected register state: no read-only memslots, no KVM_GET_REGS of meaning. */
@@ -134,15 +136,20 @@ public final class KernelRules {
         return flags;
     }
 
-    /** kvm_supported_mem_attributes: PRIVATE for VMs with private memory (and at system scope on x86). */
+    /**
+     * kvm_supported_mem_attributes: PRIVATE for VMs with private memory (and at system scope where the arch has
+     * private memory: x86, and arm64 with guest_memfd-backed pVMs).
+     */
     public long supportedMemAttributes(Long type) {
-        if (!isX86()) return 0;
-        return type == null || hasPrivateMem(type) ? MemoryAttribute.PRIVATE : 0;
+        if (type == null) return isX86() || PkvmRules.guestMemfdPvms(this) ? MemoryAttribute.PRIVATE : 0;
+        return hasPrivateMem(type) ? MemoryAttribute.PRIVATE : 0;
     }
 
-    /** Whether read-only memslots exist for this VM (kvm_arch_has_readonly_mem; pKVM has none, §7). */
+    /**
+     * Whether the generic memslot check accepts KVM_MEM_READONLY for this VM (kvm_arch_has_readonly_mem). A pKVM
+     * protected VM passes it and is refused with EPERM by kvm_arch_prepare_memory_region ({@link PkvmRules}).
+     */
     public boolean readonlyMemslots(long type) {
-        if (hardware == SimHardware.ARM64_PKVM) return false;
         return !hasProtectedState(type);
     }
 
@@ -160,7 +167,7 @@ public final class KernelRules {
             case 98, 105, 136 -> 1;                             // ENABLE_CAP_VM, CHECK_EXTENSION_VM, IMMEDIATE_EXIT
             case 101 -> x86 ? 0 : 1;                            // VM_ATTRIBUTES (arm64 VM device attributes)
             case 165 -> x86 ? 0 : ARM_MAX_IPA_BITS;             // ARM_VM_IPA_SIZE
-            case 201 -> x86 ? (int) EXIT_HYPERCALL_VALID_MASK : 0; // EXIT_HYPERCALL
+            case 201 -> (int) (x86 ? EXIT_HYPERCALL_VALID_MASK : PkvmRules.exitHypercallMask(this)); // EXIT_HYPERCALL
             case 209 -> x86 ? 1 : 0;                            // SYS_ATTRIBUTES
             case 231 -> 1;                                      // USER_MEMORY2
             case 232 -> x86 ? 1 : 0;                            // MEMORY_FAULT_INFO

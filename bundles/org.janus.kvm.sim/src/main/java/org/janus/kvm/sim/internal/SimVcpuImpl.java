@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
+import org.janus.kvm.api.ArmSmccc;
 import org.janus.kvm.api.CpuidEntry;
 import org.janus.kvm.api.EnableCap;
 import org.janus.kvm.api.Errno;
@@ -73,6 +74,8 @@ final class SimVcpuImpl implements SimVcpu {
     private volatile List<CpuidEntry> cpuid = List.of();
     /** guest_state_protected: set when SNP_LAUNCH_FINISH has encrypted this vCPU's VMSA. */
     private volatile boolean stateProtected;
+    /** arm64: powered off by PSCI (KVM_MP_STATE_STOPPED); the guest thread then waits until the vCPU is closed. */
+    private volatile boolean poweredOff;
 
     SimVcpuImpl(SimVm vm, int id) {
         this.vm = vm;
@@ -102,6 +105,8 @@ final class SimVcpuImpl implements SimVcpu {
         synchronized (runLock) {
             ensureOpen("KVM_RUN");
             vm.host().faults().check("KVM_RUN");
+            // The first KVM_RUN creates pKVM's hypervisor VM (kvm_arch_vcpu_run_pid_change), immediate_exit or not.
+            vm.markRan();
             if (immediateExit) return new VcpuExit.Interrupted();
             vm.markRan();
             if (program == null) return new VcpuExit.InternalError(ExitReason.INTERNAL_ERROR_EMULATION, new long[0]);
@@ -123,7 +128,11 @@ final class SimVcpuImpl implements SimVcpu {
                 }
                 hypercallPending = false;
                 Event e;
-                while ((e = toHost.poll(POLL_MS, TimeUnit.MILLISECONDS)) == null) ensureOpen("KVM_RUN");
+                while ((e = toHost.poll(POLL_MS, TimeUnit.MILLISECONDS)) == null) {
+                    ensureOpen("KVM_RUN");
+                    // A powered-off vCPU sleeps in KVM_RUN; the VMM's kick (a signal on the real kernel) ends the wait.
+                    if (poweredOff && immediateExit) return new VcpuExit.Interrupted();
+                }
                 if (e instanceof Event.Exit x) {
                     guestAwaitsResume = true;
                     if (x.exit() instanceof VcpuExit.Hypercall) {
@@ -189,9 +198,56 @@ final class SimVcpuImpl implements SimVcpu {
 
     private void exit(VcpuExit e) { await(new Event.Exit(e)); }
 
+    /** Whether PSCI has powered this vCPU off (AFFINITY_INFO reports it OFF). */
+    boolean poweredOff() { return poweredOff; }
+
+    /** On the guest thread: the vCPU is off for good; the thread waits until the vCPU is closed. */
+    private void powerOff() {
+        poweredOff = true;
+        while (true) {
+            if (closed) throw new GuestStopped();
+            try {
+                Thread.sleep(POLL_MS);
+            } catch (InterruptedException ie) {
+                throw new GuestStopped();
+            }
+        }
+    }
+
+    /** The SMCCC calls of this vCPU's guest, made on first use by the guest thread; exits go through its hand-over. */
+    private SimSmccc smccc;
+
+    private SimSmccc smcccCalls() {
+        if (smccc == null) smccc = new SimSmccc(vm, new SimSmccc.Vcpu() {
+            @Override public long hypercallExit(VcpuExit.Hypercall exit) {
+                exit(exit);
+                return hypercallRet;
+            }
+
+            @Override public void systemEvent(VcpuExit.SystemEvent event) { exit(event); }
+
+            @Override public void powerOff() { SimVcpuImpl.this.powerOff(); }
+        });
+        return smccc;
+    }
+
     /** The guest side: each method runs on the guest thread. */
     private final class Cpu implements GuestCpu {
         @Override public int vcpuId() { return id; }
+
+        @Override public Architecture architecture() { return rules.isX86() ? Architecture.X86_64 : Architecture.ARM64; }
+
+        @Override public long smccc(int functionId, long... args) {
+            if (rules.isX86()) throw new IllegalStateException("x86 has no HVC: SMCCC function " + ArmSmccc.hex(functionId)
+                    + " cannot be called (a KVM hypercall is vmcall/vmmcall)");
+            return smcccCalls().call(functionId, args);
+        }
+
+        /** Port I/O and HLT are x86 instructions; arm64 code cannot execute them. */
+        private void requireX86Instruction(String instruction) {
+            if (!rules.isX86()) throw new IllegalStateException("arm64 has no " + instruction + " instruction: devices are reached"
+                    + " through MMIO, and a vCPU that is done turns itself off with PSCI (CPU_OFF, SYSTEM_OFF)");
+        }
 
         @Override public byte[] read(long gpa, int length) { return access(gpa, new byte[length], false, null); }
 
@@ -247,6 +303,7 @@ final class SimVcpuImpl implements SimVcpu {
         }
 
         @Override public void out(int port, int size, long value) {
+            requireX86Instruction("OUT");
             checkIoSize(size);
             byte[] data = new byte[size];
             for (int i = 0; i < size; i++) data[i] = (byte) (value >>> (8 * i));
@@ -254,6 +311,7 @@ final class SimVcpuImpl implements SimVcpu {
         }
 
         @Override public long in(int port, int size) {
+            requireX86Instruction("IN");
             checkIoSize(size);
             ioData = null;
             exit(new VcpuExit.Io(ExitReason.IO_IN, size, port & 0xffff, 1, new byte[size]));
@@ -267,7 +325,10 @@ final class SimVcpuImpl implements SimVcpu {
             if (size != 1 && size != 2 && size != 4) throw new IllegalArgumentException("I/O size must be 1, 2 or 4: " + size);
         }
 
-        @Override public void hlt() { exit(new VcpuExit.Hlt()); }
+        @Override public void hlt() {
+            requireX86Instruction("HLT");
+            exit(new VcpuExit.Hlt());
+        }
 
         @Override public void systemEvent(int type, long... data) {
             if (data.length > 16) throw new IllegalArgumentException("a system event carries at most 16 words");

@@ -128,7 +128,7 @@ final class SimVm implements KvmVm, SimVmView {
             Memslot old = slotsById.get(r.slot());
             if (size == 0) {
                 if (old == null) throw new KvmException(op, Errno.EINVAL, "no slot " + r.slot() + " to delete");
-                checkPkvmImmutable(op, "delete");
+                PkvmRules.checkMemslotChange(rules, type, ran, PkvmRules.Change.DELETE, 0);
                 host.faults().check(op);
                 removeSlot(old);
                 return;
@@ -152,12 +152,13 @@ final class SimVm implements KvmVm, SimVmView {
                 }
             }
             SimGuestMemfd gmem = gmemFlag ? bind(r) : null;
-            // kvm_arch_prepare_memory_region.
+            // kvm_arch_prepare_memory_region: pKVM's rules come first.
+            PkvmRules.checkMemslotChange(rules, type, ran, old == null ? PkvmRules.Change.CREATE
+                    : move ? PkvmRules.Change.MOVE : PkvmRules.Change.FLAGS_ONLY, r.flags());
             if (gmem != null && !rules.isX86() && !gmem.hasMmap())
                 throw new KvmException(op, Errno.EINVAL, "arm64 supports guest_memfd memslots only with GUEST_MEMFD_FLAG_MMAP");
             if (Long.compareUnsigned(r.guestPhysAddr() + size, rules.maxGpa(type)) > 0)
                 throw new KvmException(op, rules.isX86() ? Errno.EINVAL : Errno.EFAULT, "memslot beyond the guest physical address space");
-            if (old != null) checkPkvmImmutable(op, move ? "move" : "change");
             host.faults().check(op);
             boolean gmemOnly = gmem != null && gmem.hasMmap() && rules.gmemFlagsExist();
             Memslot slot = new Memslot(r.slot(), r.flags(), r.guestPhysAddr(), size, r.userspaceAddr(),
@@ -175,15 +176,9 @@ final class SimVm implements KvmVm, SimVmView {
         // Dirty logging of private memory is not supported; GUEST_MEMFD slots cannot be read-only.
         if ((flags & MemslotFlags.GUEST_MEMFD) != 0) valid &= ~MemslotFlags.LOG_DIRTY_PAGES;
         if (rules.readonlyMemslots(type) && (flags & MemslotFlags.GUEST_MEMFD) == 0) valid |= MemslotFlags.READONLY;
-        // pKVM: "Read-only memslots are unsupported and therefore dirty logging cannot be enabled" (§7).
-        if (rules.hardware() == SimHardware.ARM64_PKVM) valid &= ~(MemslotFlags.LOG_DIRTY_PAGES | MemslotFlags.READONLY);
+        // pKVM refuses read-only slots and dirty logging of a protected VM later, with EPERM (PkvmRules).
         if ((flags & ~valid) != 0) throw new KvmException(SET_REGION2, Errno.EINVAL,
                 "memslot flags 0x" + Integer.toHexString(flags) + " not valid for this VM (valid: 0x" + Integer.toHexString(valid) + ")");
-    }
-
-    private void checkPkvmImmutable(String op, String what) {
-        if (rules.hardware() == SimHardware.ARM64_PKVM && ran)
-            throw new KvmException(op, Errno.EPERM, "pKVM: memslots cannot " + what + " once the VM has run");
     }
 
     /** kvm_gmem_bind (§2.2 table). */
@@ -251,6 +246,18 @@ final class SimVm implements KvmVm, SimVmView {
                         + " outside 0x" + Long.toHexString(KernelRules.EXIT_HYPERCALL_VALID_MASK));
             host.faults().check(op);
             hypercallExits = mask;
+            return;
+        }
+        if (!rules.isX86() && cap.cap() == KvmCap.EXIT_HYPERCALL.number() && PkvmRules.exitHypercallMask(rules) != 0) {
+            // arm64 (pKVM guest_memfd series): args[0] a subset of MEM_SHARE|MEM_UNSHARE, args[1..3] zero.
+            long[] args = cap.args();
+            long valid = PkvmRules.exitHypercallMask(rules);
+            if ((args[0] & ~valid) != 0) throw new KvmException(op, Errno.EINVAL, "hypercall mask 0x"
+                    + Long.toHexString(args[0]) + " outside 0x" + Long.toHexString(valid));
+            if (args[1] != 0 || args[2] != 0 || args[3] != 0)
+                throw new KvmException(op, Errno.EINVAL, "args[1..3] must be 0");
+            host.faults().check(op);
+            hypercallExits = args[0];
             return;
         }
         throw new KvmException(op, Errno.EINVAL, "capability " + cap.cap() + " cannot be enabled on this VM");
@@ -361,6 +368,8 @@ final class SimVm implements KvmVm, SimVmView {
     /** The VM has started running (KVM_RUN on any vCPU): pKVM then freezes its memslots. */
     void markRan() { ran = true; }
 
+    boolean isProtectedPvm() { return PkvmRules.isProtected(rules, type); }
+
     @Override public void close() {
         ArrayList<SimVcpuImpl> toClose;
         synchronized (host.lock) {
@@ -418,6 +427,7 @@ final class SimVm implements KvmVm, SimVmView {
             boolean accessPrivate;
             if (rules.guestChoosesAccessKind(type)) accessPrivate = requestPrivate == null || requestPrivate;
             else if (type == VmType.X86_SW_PROTECTED && rules.isX86()) accessPrivate = attrPrivate; // KVM derives it
+            else if (PkvmRules.isProtected(rules, type)) accessPrivate = attrPrivate; // the hypervisor knows the page
             else accessPrivate = false;
             long pageGpa = gpa - Math.floorMod(gpa, page);
             // An access whose kind mismatches the attribute is an implicit conversion request (§1.5.1).
