@@ -44,7 +44,10 @@ public class KvmException extends RuntimeException {
     /** The error_offset reported by KVM_SET_MEMORY_ATTRIBUTES2, or {@link #NONE}. */
     public long errorOffset() { return errorOffset; }
 
-    /** The firmware status (SEV_RET_*) of KVM_MEMORY_ENCRYPT_OP, or {@link #NONE}. */
+    /**
+     * The firmware status of KVM_MEMORY_ENCRYPT_OP (SEV_RET_* in kvm_sev_cmd.error, the TDX module's SEAMCALL status
+     * in kvm_tdx_cmd.hw_error), or {@link #NONE}.
+     */
     public long firmwareError() { return firmwareError; }
 
     public boolean is(int expectedErrno) { return errno == expectedErrno; }

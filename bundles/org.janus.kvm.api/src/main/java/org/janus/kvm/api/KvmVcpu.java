@@ -64,6 +64,21 @@ public interface KvmVcpu extends AutoCloseable {
      */
     long preFaultMemory(long gpa, long size);
 
+    /**
+     * KVM_MEMORY_ENCRYPT_OP with a kvm_tdx_cmd on a vCPU of a TD: KVM_TDX_INIT_VCPU (once per vCPU, after
+     * KVM_TDX_INIT_VM) and KVM_TDX_INIT_MEM_REGION (after this vCPU's INIT_VCPU, before KVM_TDX_FINALIZE_VM; the
+     * kernel advances the kvm_tdx_init_mem_region in {@code data} past the pages it added, also when it fails).
+     *
+     * @return the TDX module status written to kvm_tdx_cmd.hw_error (0 on success)
+     * @throws KvmException EINVAL before INIT_VM or after FINALIZE_VM, for INIT_VCPU twice, INIT_MEM_REGION before
+     *         INIT_VCPU, unknown flags, an unaligned or empty range, a shared GPA, a GPA that is not PRIVATE or has
+     *         no guest_memfd, or source_addr 0 where attributes are VM-wide (EOPNOTSUPP on a kernel of the in-place
+     *         series with the mode off); EEXIST for a page already added; EFAULT for an unreadable source; EINTR
+     *         when a signal interrupted it (the struct says how far it got: call again); ENOTTY where the host has no
+     *         TDX; EINVAL for a vCPU of a VM that is not a TD
+     */
+    long memoryEncryptOp(TdxCommand command);
+
     /** Closes the vCPU fd and unmaps kvm_run. Idempotent. */
     @Override void close();
 }

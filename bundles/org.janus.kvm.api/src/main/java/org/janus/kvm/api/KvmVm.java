@@ -66,9 +66,26 @@ public interface KvmVm extends AutoCloseable {
     long memoryEncryptOp(SevCommand command);
 
     /**
-     * KVM_MEMORY_ENCRYPT_OP with a NULL argument: returns normally if the VM has memory encryption enabled.
+     * KVM_MEMORY_ENCRYPT_OP with a kvm_tdx_cmd, on a TDX VM: KVM_TDX_CAPABILITIES, KVM_TDX_INIT_VM (once, before any
+     * vCPU exists) and KVM_TDX_FINALIZE_VM (once, after the initial memory is in). The vCPU-scope sub-commands go to
+     * {@link KvmVcpu#memoryEncryptOp(TdxCommand)}.
      *
-     * @throws KvmException ENOTTY when it does not
+     * @return the TDX module status written to kvm_tdx_cmd.hw_error (0 on success)
+     * @throws KvmException with the hw_error in {@link KvmException#firmwareError()}; ENOTTY on a VM that is not a
+     *         TD; EINVAL for flags, a non-zero hw_error on input, a command out of order (INIT_VM twice, FINALIZE_VM
+     *         before INIT_VM or twice, a vCPU command on the VM fd), attributes, XFAM or CPUID the TDX module does not
+     *         offer; E2BIG for a CPUID array too small for the capabilities or larger than KVM takes; EFAULT for
+     *         memory the kernel cannot read or write
+     */
+    long memoryEncryptOp(TdxCommand command);
+
+    /**
+     * KVM_MEMORY_ENCRYPT_OP with a NULL argument. What it answers is the vendor module's, not the VM's: on an AMD
+     * host with SEV enabled it returns 0 for every VM type (sev_mem_enc_ioctl answers a NULL argument before it looks
+     * at the VM); on an Intel host a TD reads the argument first, so NULL is EFAULT, and any other VM is ENOTTY.
+     *
+     * @throws KvmException ENOTTY where the host has no memory-encryption handler for this VM (no SEV, a non-TD VM
+     *         on Intel); EFAULT on a TD; EINVAL on arm64, where the ioctl does not exist
      */
     void memoryEncryptOpProbe();
 

@@ -9,7 +9,7 @@ public enum SimHardware {
     X86("x86"),
     /** AMD with SEV-SNP: VM types default, sw-protected, SEV, SEV-ES and SNP; /dev/sev exists. */
     AMD_SNP("amd-snp"),
-    /** Intel with TDX: VM types default, sw-protected and TDX. */
+    /** Intel with TDX: VM types default, sw-protected and (from Linux 6.16, so not on profile 6.12) TDX. */
     INTEL_TDX("intel-tdx"),
     /** arm64 without pKVM: the default VM only; guest_memfd memslots need GUEST_MEMFD_FLAG_MMAP. */
     ARM64("arm64"),

@@ -55,7 +55,9 @@ public final class SimKvm implements ModelledKvm {
      * {@code KVM_SET_USER_MEMORY_REGION2}, {@code KVM_CREATE_GUEST_MEMFD}, {@code KVM_CREATE_VM},
      * {@code KVM_CREATE_VCPU}, {@code KVM_ENABLE_CAP}, {@code KVM_RUN}, and the SNP launch commands of
      * KVM_MEMORY_ENCRYPT_OP by their names {@code KVM_SEV_SNP_LAUNCH_START}, {@code KVM_SEV_SNP_LAUNCH_UPDATE},
-     * {@code KVM_SEV_SNP_LAUNCH_FINISH} (the exception's operation is then KVM_MEMORY_ENCRYPT_OP). Only calls that pass the operation's
+     * {@code KVM_SEV_SNP_LAUNCH_FINISH}, and the TDX commands {@code KVM_TDX_CAPABILITIES}, {@code KVM_TDX_INIT_VM},
+     * {@code KVM_TDX_INIT_VCPU}, {@code KVM_TDX_INIT_MEM_REGION} (counted per page) and {@code KVM_TDX_FINALIZE_VM}
+     * (the exception's operation is then KVM_MEMORY_ENCRYPT_OP). Only calls that pass the operation's
      * argument checks are counted (an invalid call fails with its own errno). An injected EAGAIN of
      * KVM_SET_MEMORY_ATTRIBUTES2 reports the range's start as error_offset. Each injected fault fires once.
      */
@@ -72,14 +74,15 @@ public final class SimKvm implements ModelledKvm {
     }
 
     /**
-     * The launch digest the modelled SEV firmware computed for an SNP launch of {@code vm}, once
-     * KVM_SEV_SNP_LAUNCH_FINISH has succeeded: the firmware's own SHA-384 chain over the pages and VMSAs it was
-     * given. Real hardware has no such ioctl (the guest's attestation report carries the digest); tests compare a
-     * VMM's expected digest against it. Empty until an SNP launch of {@code vm} has finished.
+     * The launch digest the modelled firmware computed for {@code vm}: for an SNP launch, once
+     * KVM_SEV_SNP_LAUNCH_FINISH has succeeded, the SEV firmware's own SHA-384 chain over the pages and VMSAs it was
+     * given; for a TD, once KVM_TDX_FINALIZE_VM has succeeded, the TDX module's MRTD over the TDH.MEM.PAGE.ADD and
+     * TDH.MR.EXTEND records of its initial memory. Real hardware has no such ioctl (the guest's attestation report or
+     * TD report carries the digest); tests compare a VMM's expected digest against it. Empty until then.
      */
     @Override public Optional<byte[]> launchDigest(KvmVm vm) {
         if (!(vm instanceof org.janus.kvm.sim.internal.SimVmView v)) throw new IllegalArgumentException(vm + " is not a VM of the software KVM");
-        return v.snpLaunchDigest();
+        return v.launchDigest();
     }
 
     /** Removes every injected fault that has not fired yet. */

@@ -295,6 +295,8 @@ final class LinuxKvmVcpu implements KvmVcpu {
         }
     }
 
+    @Override public long memoryEncryptOp(org.janus.kvm.api.TdxCommand command) { return TdxIoctl.issue(fd, command); }
+
     private void requireOpen(String operation) {
         if (closed) throw new KvmException(operation, Errno.EBADF, "vCPU " + id + " is closed");
     }

@@ -170,6 +170,8 @@ final class LinuxKvmVm implements KvmVm {
         }
     }
 
+    @Override public long memoryEncryptOp(org.janus.kvm.api.TdxCommand command) { return TdxIoctl.issue(fd, command); }
+
     @Override public void memoryEncryptOpProbe() {
         fd.ioctl("KVM_MEMORY_ENCRYPT_OP", Ioctls.KVM_MEMORY_ENCRYPT_OP, (Pointer) null);
     }

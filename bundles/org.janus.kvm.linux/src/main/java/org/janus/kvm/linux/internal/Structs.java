@@ -263,8 +263,59 @@ final class Structs {
         private KvmSevCmd() {}
     }
 
+    /** struct kvm_tdx_cmd (KVM_MEMORY_ENCRYPT_OP on a TDX VM or vCPU); hw_error is written by the kernel. */
+    static final class KvmTdxCmd {
+        static final CStruct T = new CStruct("kvm_tdx_cmd", 24);
+        static final CField ID = T.u32("id", 0);
+        static final CField FLAGS = T.u32("flags", 4);
+        static final CField DATA = T.u64("data", 8);
+        static final CField HW_ERROR = T.u64("hw_error", 16);
+
+        private KvmTdxCmd() {}
+    }
+
+    /** struct kvm_tdx_capabilities (KVM_TDX_CAPABILITIES): a fixed part, then a kvm_cpuid2 with its entries. */
+    static final class KvmTdxCapabilities {
+        static final CStruct T = new CStruct("kvm_tdx_capabilities", 2056);
+        static final CField SUPPORTED_ATTRS = T.u64("supported_attrs", 0);
+        static final CField SUPPORTED_XFAM = T.u64("supported_xfam", 8);
+        static final CField KERNEL_TDVMCALLINFO_1_R11 = T.u64("kernel_tdvmcallinfo_1_r11", 16);
+        static final CField USER_TDVMCALLINFO_1_R11 = T.u64("user_tdvmcallinfo_1_r11", 24);
+        static final CField KERNEL_TDVMCALLINFO_1_R12 = T.u64("kernel_tdvmcallinfo_1_r12", 32);
+        static final CField USER_TDVMCALLINFO_1_R12 = T.u64("user_tdvmcallinfo_1_r12", 40);
+        static final CField RESERVED = T.array("reserved", 48, 8, 250);
+        static final CField CPUID = T.nested("cpuid", 2048, KvmCpuid2.T);
+
+        private KvmTdxCapabilities() {}
+    }
+
+    /** struct kvm_tdx_init_vm (KVM_TDX_INIT_VM): TD parameters, then a kvm_cpuid2 with its entries. */
+    static final class KvmTdxInitVm {
+        static final CStruct T = new CStruct("kvm_tdx_init_vm", 264);
+        static final CField ATTRIBUTES = T.u64("attributes", 0);
+        static final CField XFAM = T.u64("xfam", 8);
+        static final CField MRCONFIGID = T.array("mrconfigid", 16, 8, 6);
+        static final CField MROWNER = T.array("mrowner", 64, 8, 6);
+        static final CField MROWNERCONFIG = T.array("mrownerconfig", 112, 8, 6);
+        static final CField RESERVED = T.array("reserved", 160, 8, 12);
+        static final CField CPUID = T.nested("cpuid", 256, KvmCpuid2.T);
+
+        private KvmTdxInitVm() {}
+    }
+
+    /** struct kvm_tdx_init_mem_region (KVM_TDX_INIT_MEM_REGION); the kernel advances all three fields. */
+    static final class KvmTdxInitMemRegion {
+        static final CStruct T = new CStruct("kvm_tdx_init_mem_region", 24);
+        static final CField SOURCE_ADDR = T.u64("source_addr", 0);
+        static final CField GPA = T.u64("gpa", 8);
+        static final CField NR_PAGES = T.u64("nr_pages", 16);
+
+        private KvmTdxInitMemRegion() {}
+    }
+
     /** Every struct above, for the layout tests. */
     static final List<CStruct> ALL = List.of(KvmRun.T, KvmUserspaceMemoryRegion2.T, KvmMemoryAttributes.T,
             KvmMemoryAttributes2.T, KvmCreateGuestMemfd.T, KvmEnableCap.T, KvmDeviceAttr.T, KvmRegs.T, KvmSegment.T,
-            KvmDtable.T, KvmSregs.T, KvmCpuid2.T, KvmCpuidEntry2.T, KvmPreFaultMemory.T, KvmSevCmd.T);
+            KvmDtable.T, KvmSregs.T, KvmCpuid2.T, KvmCpuidEntry2.T, KvmPreFaultMemory.T, KvmSevCmd.T, KvmTdxCmd.T,
+            KvmTdxCapabilities.T, KvmTdxInitVm.T, KvmTdxInitMemRegion.T);
 }

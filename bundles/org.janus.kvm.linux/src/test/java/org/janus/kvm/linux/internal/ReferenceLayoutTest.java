@@ -57,7 +57,11 @@ class ReferenceLayoutTest {
             Map.entry("kvm_cpuid2", 8),
             Map.entry("kvm_cpuid_entry2", 40),
             Map.entry("kvm_pre_fault_memory", 64),
-            Map.entry("kvm_sev_cmd", 24));
+            Map.entry("kvm_sev_cmd", 24),
+            Map.entry("kvm_tdx_cmd", 24),
+            Map.entry("kvm_tdx_capabilities", 2056),
+            Map.entry("kvm_tdx_init_vm", 264),
+            Map.entry("kvm_tdx_init_mem_region", 24));
 
     /** Structs the reference gives no size for (checked against the headers only). */
     private static final Set<String> SIZES_NOT_IN_REFERENCE = Set.of("kvm_segment", "kvm_dtable");
@@ -162,6 +166,29 @@ class ReferenceLayoutTest {
         m.put("kvm_sev_cmd.data", 8);
         m.put("kvm_sev_cmd.error", 16);
         m.put("kvm_sev_cmd.sev_fd", 20);
+        // §6.1, §6.2
+        m.put("kvm_tdx_cmd.id", 0);
+        m.put("kvm_tdx_cmd.flags", 4);
+        m.put("kvm_tdx_cmd.data", 8);
+        m.put("kvm_tdx_cmd.hw_error", 16);
+        m.put("kvm_tdx_capabilities.supported_attrs", 0);
+        m.put("kvm_tdx_capabilities.supported_xfam", 8);
+        m.put("kvm_tdx_capabilities.kernel_tdvmcallinfo_1_r11", 16);
+        m.put("kvm_tdx_capabilities.user_tdvmcallinfo_1_r11", 24);
+        m.put("kvm_tdx_capabilities.kernel_tdvmcallinfo_1_r12", 32);
+        m.put("kvm_tdx_capabilities.user_tdvmcallinfo_1_r12", 40);
+        m.put("kvm_tdx_capabilities.reserved", 48);
+        m.put("kvm_tdx_capabilities.cpuid", 2048);
+        m.put("kvm_tdx_init_vm.attributes", 0);
+        m.put("kvm_tdx_init_vm.xfam", 8);
+        m.put("kvm_tdx_init_vm.mrconfigid", 16);
+        m.put("kvm_tdx_init_vm.mrowner", 64);
+        m.put("kvm_tdx_init_vm.mrownerconfig", 112);
+        m.put("kvm_tdx_init_vm.reserved", 160);
+        m.put("kvm_tdx_init_vm.cpuid", 256);
+        m.put("kvm_tdx_init_mem_region.source_addr", 0);
+        m.put("kvm_tdx_init_mem_region.gpa", 8);
+        m.put("kvm_tdx_init_mem_region.nr_pages", 16);
         return m;
     }
 

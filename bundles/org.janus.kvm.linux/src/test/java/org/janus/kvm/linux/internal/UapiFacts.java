@@ -144,11 +144,14 @@ final class UapiFacts {
             case "CpuidEntry" -> field.equals("FLAG_SIGNIFCANT_INDEX") ? "KVM_CPUID_FLAG_SIGNIFCANT_INDEX" : null;
             case "FallocateMode" -> "FALLOC_FL_" + field;
             case "SevCommand" -> null; // enum sev_cmd_id members: no macro to guard on
+            case "TdxCommand" -> field.equals("MEASURE_MEMORY_REGION") ? "KVM_TDX_MEASURE_MEMORY_REGION" : null;
             case "MemoryAttributes2" -> null;
             default -> null;
         };
         if (macro != null) return new Fact(name, macro, macro, value, false);
         if (cls.equals("SevCommand")) return new Fact(name, "KVM_SEV_" + field, null, value, false);
+        // enum kvm_tdx_cmd_id members, like sev_cmd_id: no macro to guard on.
+        if (cls.equals("TdxCommand")) return new Fact(name, "KVM_TDX_" + field, null, value, false);
         if (cls.equals("MemoryAttributes2") && field.equals("RESERVED_WORDS"))
             return new Fact(name, "sizeof(((struct kvm_memory_attributes2 *)0)->reserved) / sizeof(__u64)", ATTRIBUTES2,
                     value, true);

@@ -67,12 +67,16 @@ public final class KernelRules {
             case X86 -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED);
             case AMD_SNP -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED) | bit(VmType.X86_SEV)
                     | bit(VmType.X86_SEV_ES) | bit(VmType.X86_SNP);
-            case INTEL_TDX -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED) | bit(VmType.X86_TDX);
+            // KVM's TDX support arrived with Linux 6.16: on 6.12 a TDX host offers what any Intel host offers.
+            case INTEL_TDX -> bit(VmType.DEFAULT) | bit(VmType.X86_SW_PROTECTED) | (tdxAvailable() ? bit(VmType.X86_TDX) : 0);
             case ARM64, ARM64_PKVM -> 0;
         };
     }
 
     private static long bit(long type) { return 1L << type; }
+
+    /** KVM has TDX (kvm_intel's tdx module parameter, Linux 6.16 and later) on TDX hardware. */
+    public boolean tdxAvailable() { return hardware == SimHardware.INTEL_TDX && profile != SimProfile.K6_12; }
 
     /** Whether KVM_CREATE_VM accepts this machine type. */
     public boolean supportsVmType(long type) {

@@ -108,6 +108,14 @@ final class SimVcpuImpl implements SimVcpu {
             // The first KVM_RUN creates pKVM's hypervisor VM (kvm_arch_vcpu_run_pid_change), immediate_exit or not.
             vm.markRan();
             if (immediateExit) return new VcpuExit.Interrupted();
+            // tdx_vcpu_pre_run: a TD vCPU runs only once it is initialised and the TD finalized.
+            TdxModule td = vm.tdx();
+            if (td != null) {
+                synchronized (vm.host().lock) {
+                    if (td.state() != TdxModule.State.RUNNABLE || !td.vcpuInitialized(id)) throw new KvmException("KVM_RUN",
+                            Errno.EINVAL, "a TD vCPU runs only after KVM_TDX_INIT_VCPU and KVM_TDX_FINALIZE_VM");
+                }
+            }
             vm.markRan();
             if (program == null) return new VcpuExit.InternalError(ExitReason.INTERNAL_ERROR_EMULATION, new long[0]);
             if (finalExit != null) return finalExit;
@@ -273,8 +281,10 @@ final class SimVcpuImpl implements SimVcpu {
 
         @Override public long hypercall(long nr, long... args) {
             if (!rules.isX86()) return SMCCC_NOT_SUPPORTED;
+            // A TD reaches KVM's own hypercalls through TDG.VP.VMCALL with a non-zero leaf type (tdx_emulate_vmcall),
+            // which __kvm_emulate_hypercall handles as on any VM: MAP_GPA_RANGE as given, in one exit.
             if (nr == Hypercalls.KVM_HC_MAP_GPA_RANGE)
-                return mapGpaRange(arg(args, 0), arg(args, 1), arg(args, 2));
+                return kvmMapGpaRange(arg(args, 0), arg(args, 1), arg(args, 2));
             return -Hypercalls.KVM_ENOSYS;
         }
 
@@ -282,14 +292,43 @@ final class SimVcpuImpl implements SimVcpu {
 
         @Override public long mapGpaRange(long gpa, long npages, long attrs) {
             if (!rules.isX86()) return SMCCC_NOT_SUPPORTED;
+            if (vm.tdx() != null) return tdxMapGpa(gpa, npages, attrs);
+            return kvmMapGpaRange(gpa, npages, attrs);
+        }
+
+        /** KVM_HC_MAP_GPA_RANGE as __kvm_emulate_hypercall handles it. */
+        private long kvmMapGpaRange(long gpa, long npages, long attrs) {
             // Without KVM_CAP_EXIT_HYPERCALL bit 12 KVM answers the guest itself (§1.6).
             if (!vm.hypercallExitEnabled(Hypercalls.KVM_HC_MAP_GPA_RANGE)) return -Hypercalls.KVM_ENOSYS;
             long gfn = gpa >>> 12;
             if ((gpa & 0xfff) != 0 || npages == 0 || Long.compareUnsigned(gfn + npages, gfn) <= 0) return -KVM_EINVAL;
-            if (vm.type() != VmType.X86_TDX) return mapGpaRangeExit(gpa, npages, attrs);
+            return mapGpaRangeExit(gpa, npages, attrs);
+        }
+
+        /**
+         * A TD's conversion request, TDG.VP.VMCALL&lt;MapGPA&gt;(gpa, size) as tdx_map_gpa handles it: the GPA's shared
+         * bit says which way (the guest sets it for shared, as Linux's set_memory_decrypted does; here it is set when
+         * {@code attrs} asks for shared and the GPA lacks it), MapGPA has no page size, KVM checks the range and hands it
+         * to userspace in chunks of at most 2 MiB with the shared bit stripped and ENCRYPTED or DECRYPTED as the only
+         * attribute. The TDVMCALL status reaches the guest program as the errno the API names: SUBFUNC_UNSUPPORTED
+         * (hypercall exits not enabled) as -KVM_ENOSYS, INVALID_OPERAND and ALIGN_ERROR as EINVAL, RETRY as EAGAIN.
+         */
+        private long tdxMapGpa(long gpa, long npages, long attrs) {
+            long shared = vm.tdxSharedBit();
+            long start = (attrs & Hypercalls.MAP_GPA_RANGE_ENCRYPTED) != 0 ? gpa : gpa | shared;
+            if (!vm.hypercallExitEnabled(Hypercalls.KVM_HC_MAP_GPA_RANGE)) return -Hypercalls.KVM_ENOSYS;
+            long size = npages << 12;
+            long limit = shared == 0 ? Long.MAX_VALUE : shared << 1;
+            long last = start + size - 1;
+            if (npages <= 0 || (npages >>> 52) != 0 || Long.compareUnsigned(start + size, start) <= 0
+                    || Long.compareUnsigned(last, limit) >= 0 || (start & shared) != (last & shared))
+                return KVM_EINVAL;
+            if ((start & 0xfff) != 0) return KVM_EINVAL;
+            long encStat = (start & shared) == 0 ? Hypercalls.MAP_GPA_RANGE_ENCRYPTED : Hypercalls.MAP_GPA_RANGE_DECRYPTED;
             for (long done = 0; done < npages; ) {
                 long n = Math.min(TDX_MAP_GPA_MAX_PAGES, npages - done);
-                long ret = mapGpaRangeExit(gpa + done * 4096, n, attrs);
+                long ret = mapGpaRangeExit((start & ~shared) + done * 4096, n, encStat);
+                // tdx_complete_vmcall_map_gpa: EAGAIN becomes TDVMCALL_STATUS_RETRY, EINVAL INVALID_OPERAND.
                 if (ret != 0) return ret;
                 done += n;
             }
@@ -338,6 +377,13 @@ final class SimVcpuImpl implements SimVcpu {
 
     /** A guest memory access, page by page; each page either completes or stops the vCPU and is retried. */
     private byte[] access(long gpa, byte[] buf, boolean write, Boolean kind) {
+        long shared = vm.tdxSharedBit();
+        if (shared != 0) {
+            // A TD names the shared face with the GPA's shared bit: a plain access with it set is a shared access,
+            // an explicit one sets or clears it. The memory behind both faces is the same GPA without the bit.
+            if (kind == null && (gpa & shared) != 0) kind = Boolean.FALSE;
+            gpa &= ~shared;
+        }
         int done = 0;
         while (done < buf.length) {
             long at = gpa + done;
@@ -429,6 +475,22 @@ final class SimVcpuImpl implements SimVcpu {
     @Override public void enableCap(EnableCap cap) {
         ensureOpen("KVM_ENABLE_CAP");
         throw new KvmException("KVM_ENABLE_CAP", Errno.EINVAL, "no vCPU capability " + cap.cap() + " can be enabled");
+    }
+
+    /**
+     * KVM_MEMORY_ENCRYPT_OP on the vCPU fd: arm64 has no such vCPU ioctl (EINVAL), an x86 host without TDX no
+     * vcpu_mem_enc_ioctl (ENOTTY), and on a TDX host the vCPU of a VM that is not a TD is refused (EINVAL).
+     */
+    @Override public long memoryEncryptOp(org.janus.kvm.api.TdxCommand command) {
+        String op = "KVM_MEMORY_ENCRYPT_OP";
+        ensureOpen(op);
+        if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "no KVM_MEMORY_ENCRYPT_OP on arm64 vCPUs");
+        if (!rules.tdxAvailable()) throw new KvmException(op, Errno.ENOTTY, "no vCPU memory-encryption handler on this host");
+        TdxModule td = vm.tdx();
+        if (td == null) throw new KvmException(op, Errno.EINVAL, "not a vCPU of a TD");
+        synchronized (vm.host().lock) {
+            return td.vcpuCommand(this, command);
+        }
     }
 
     @Override public long preFaultMemory(long gpa, long size) {

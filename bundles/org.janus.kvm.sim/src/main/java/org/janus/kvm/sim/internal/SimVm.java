@@ -52,6 +52,8 @@ final class SimVm implements KvmVm, SimVmView {
     private boolean sevInitialized;
     /** The SNP launch state, from KVM_SEV_INIT2 on an SNP VM. */
     private SnpFirmware snp;
+    /** The TD's state in KVM and the TDX module, for every KVM_X86_TDX_VM (tdx_vm_init runs at KVM_CREATE_VM). */
+    private final TdxModule tdx;
 
     SimVm(SimHost host, long type, int id) {
         this.host = host;
@@ -59,7 +61,11 @@ final class SimVm implements KvmVm, SimVmView {
         this.type = type;
         this.id = id;
         this.page = host.pageSize();
+        this.tdx = rules.isX86() && type == VmType.X86_TDX ? new TdxModule(this) : null;
     }
+
+    /** The TD state of a KVM_X86_TDX_VM, else null. */
+    TdxModule tdx() { return tdx; }
 
     SimHost host() { return host; }
 
@@ -268,7 +274,12 @@ final class SimVm implements KvmVm, SimVmView {
     @Override public long memoryEncryptOp(SevCommand command) {
         String op = "KVM_MEMORY_ENCRYPT_OP";
         ensureOpen(op);
-        if (!rules.isSevType(type)) throw new KvmException(op, Errno.ENOTTY, "not an SEV VM");
+        if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "no KVM_MEMORY_ENCRYPT_OP on arm64");
+        // sev_mem_enc_ioctl serves every VM of an SEV host; elsewhere the command goes to another vendor's handler.
+        if (rules.hardware() != SimHardware.AMD_SNP) {
+            if (tdx != null) throw new KvmException(op, Errno.EINVAL, "a kvm_sev_cmd is no TDX command this TD knows");
+            throw new KvmException(op, Errno.ENOTTY, "not an SEV host");
+        }
         synchronized (host.lock) {
             // Once INIT2 has made the VM an SNP guest, only SNP commands are allowed.
             if (sevInitialized && type == VmType.X86_SNP && command.id() < SevCommand.SNP_LAUNCH_START)
@@ -295,6 +306,8 @@ final class SimVm implements KvmVm, SimVmView {
         long vmsaFeatures = le(data, 0, 8);
         long flags = le(data, 8, 4);
         long ghcbVersion = le(data, 12, 2);
+        // sev_guest_init2: only the SEV VM types are SEV guests to initialise.
+        if (!rules.isSevType(type)) throw new KvmException(op, Errno.EINVAL, VmType.name(type) + " VMs are not SEV guests");
         if (!vcpus.isEmpty()) throw new KvmException(op, Errno.EINVAL, "INIT2 after vCPUs were created");
         if (flags != 0) throw new KvmException(op, Errno.EINVAL, "flags must be 0");
         if (type != VmType.X86_SNP) vmsaFeatures &= ~KernelRules.SEV_FEAT_SNP_ACTIVE;
@@ -315,9 +328,32 @@ final class SimVm implements KvmVm, SimVmView {
         return v;
     }
 
+    @Override public long memoryEncryptOp(org.janus.kvm.api.TdxCommand command) {
+        String op = "KVM_MEMORY_ENCRYPT_OP";
+        ensureOpen(op);
+        // The same ioctl reaches whatever memory-encryption handler the host has; the struct's first word is the id.
+        if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "no KVM_MEMORY_ENCRYPT_OP on arm64");
+        if (rules.hardware() == SimHardware.AMD_SNP) return memoryEncryptOp(new SevCommand(command.id(), command.data(), null));
+        if (!rules.tdxAvailable()) throw new KvmException(op, Errno.ENOTTY, "no TDX in this kernel on this host");
+        if (tdx == null) throw new KvmException(op, Errno.ENOTTY, "not a TD (vt_mem_enc_ioctl serves TDX VMs only)");
+        synchronized (host.lock) {
+            return tdx.vmCommand(command);
+        }
+    }
+
+    /**
+     * KVM_MEMORY_ENCRYPT_OP(NULL): kvm_arch_vm_ioctl hands it to the vendor module's mem_enc_ioctl, or answers ENOTTY
+     * without one. sev_mem_enc_ioctl answers ENOTTY without SEV and then 0 for a NULL argument, before it looks at the
+     * VM; vt_mem_enc_ioctl answers ENOTTY for a VM that is not a TD, and a TD's handler copies the command first
+     * (EFAULT). arm64 has no such VM ioctl (kvm_arch_vm_ioctl's default: EINVAL).
+     */
     @Override public void memoryEncryptOpProbe() {
-        ensureOpen("KVM_MEMORY_ENCRYPT_OP");
-        if (!rules.isSevType(type)) throw new KvmException("KVM_MEMORY_ENCRYPT_OP", Errno.ENOTTY, "not an SEV VM");
+        String op = "KVM_MEMORY_ENCRYPT_OP";
+        ensureOpen(op);
+        if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "no KVM_MEMORY_ENCRYPT_OP on arm64");
+        if (rules.hardware() == SimHardware.AMD_SNP) return;
+        if (tdx != null) throw new KvmException(op, Errno.EFAULT, "the TDX handler cannot read a kvm_tdx_cmd at NULL");
+        throw new KvmException(op, Errno.ENOTTY, rules.tdxAvailable() ? "not a TD" : "no memory-encryption handler on this host");
     }
 
     @Override public long getDeviceAttr(DeviceAttr attr) {
@@ -337,9 +373,14 @@ final class SimVm implements KvmVm, SimVmView {
         synchronized (host.lock) {
             if (vcpuId < 0 || vcpuId >= maxIds) throw new KvmException(op, Errno.EINVAL, "vCPU id " + vcpuId + " out of range");
             if (vcpus.size() >= rules.maxVcpus()) throw new KvmException(op, Errno.EINVAL, "too many vCPUs");
+            // tdx_vcpu_create (in kvm_arch_vcpu_create, before the duplicate-id check): only an initialised TD.
+            if (tdx != null && tdx.state() != TdxModule.State.INITIALIZED) throw new KvmException(op, Errno.EIO,
+                    tdx.state() == TdxModule.State.UNINITIALIZED ? "KVM_TDX_INIT_VM has not run" : "the TD is finalized");
             if (vcpus.containsKey(vcpuId)) throw new KvmException(op, Errno.EEXIST, "vCPU " + vcpuId + " exists");
             host.faults().check(op);
             SimVcpuImpl v = new SimVcpuImpl(this, vcpuId);
+            // A TD's register state belongs to the TDX module unless the TD is debuggable (guest_state_protected).
+            if (tdx != null && (tdx.attributes() & TdxModule.ATTR_DEBUG) == 0) v.protectState();
             vcpus.put(vcpuId, v);
             vcpusCreated.add(v);
             return v;
@@ -352,6 +393,7 @@ final class SimVm implements KvmVm, SimVmView {
     /** kvm->arch.pre_fault_allowed: SNP allows KVM_PRE_FAULT_MEMORY only after LAUNCH_FINISH. */
     boolean preFaultAllowed() {
         synchronized (host.lock) {
+            if (tdx != null) return tdx.state() == TdxModule.State.RUNNABLE;
             return type != VmType.X86_SNP && type != VmType.X86_TDX || snp != null && snp.finished();
         }
     }
@@ -359,6 +401,19 @@ final class SimVm implements KvmVm, SimVmView {
     @Override public Optional<byte[]> snpLaunchDigest() {
         synchronized (host.lock) {
             return snp != null && snp.finished() ? Optional.of(snp.launchDigest()) : Optional.empty();
+        }
+    }
+
+    @Override public Optional<byte[]> tdxMrtd() {
+        synchronized (host.lock) {
+            return tdx == null ? Optional.empty() : Optional.ofNullable(tdx.mrtd());
+        }
+    }
+
+    /** The TD's shared GPA bit once KVM_TDX_INIT_VM has set the GPAW; 0 for other VMs. */
+    long tdxSharedBit() {
+        synchronized (host.lock) {
+            return tdx == null ? 0 : tdx.sharedBit();
         }
     }
 

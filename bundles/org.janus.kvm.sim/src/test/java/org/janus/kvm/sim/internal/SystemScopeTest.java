@@ -34,7 +34,8 @@ class SystemScopeTest {
         snp.openSevDevice().close();
         try (KvmVm sev = snp.createVm(VmType.X86_SEV); KvmVm plain = snp.createVm(VmType.DEFAULT)) {
             sev.memoryEncryptOpProbe();
-            assertErrno(Errno.ENOTTY, plain::memoryEncryptOpProbe);
+            // sev_mem_enc_ioctl answers a NULL argument before it looks at the VM: 0 on every VM of an SEV host.
+            plain.memoryEncryptOpProbe();
             assertEquals(0, sev.checkExtension(KvmCap.GUEST_MEMFD_MEMORY_ATTRIBUTES));
         }
         SimKvm tdx = SimKvm.create(SimProfile.K7_3, SimHardware.INTEL_TDX);
