@@ -81,8 +81,13 @@ class ConversionFaultInjectionTest {
     }
 
     /** Errnos the backend retries itself, so that the conversion still gets done. */
+    /**
+     * Faults after which the conversion is done all the same: EINTR and EAGAIN of the in-place ioctl are asked
+     * again, and a failed discard of the stale face (legacy) is clean-up left for later, not a reason to undo.
+     */
     static boolean retried(SimSetup setup, Fault f) {
-        return f.operation().equals(ATTRS2) && (f.errno() == Errno.EINTR || f.errno() == Errno.EAGAIN);
+        return (f.operation().equals(ATTRS2) && (f.errno() == Errno.EINTR || f.errno() == Errno.EAGAIN))
+                || (f.operation().equals(FALLOCATE) && setup.strategy().discards());
     }
 
     /** A machine on the small layout with a listener on every region, and a way to tell whether a fault fired. */
@@ -196,7 +201,6 @@ class ConversionFaultInjectionTest {
                             assertEquals(f.errno(), r.errno(), context + ": " + r.reason());
                             assertEquals(f.errno() == Errno.EAGAIN ? Errno.EAGAIN : Errno.EINVAL, r.guestAnswer(), context);
                             assertEquals(before, bed.m.trackerRuns(), context + ": the trackers changed");
-                            bed.m.staleFacesMayBeGone(s.range(), s.target());
                         }
                         bed.checkConsistent(context);
                     }
@@ -235,7 +239,6 @@ class ConversionFaultInjectionTest {
                                 bed = new Bed(setup);
                             } else if (o instanceof ConversionOutcome.Refused r) {
                                 assertTrue(r.errno() == Errno.ENOMEM || r.errno() == Errno.EINVAL, context + ": " + o);
-                                bed.m.staleFacesMayBeGone(s.range(), s.target());
                                 bed.checkConsistent(context);
                             } else {
                                 bed.done(o, s, context);

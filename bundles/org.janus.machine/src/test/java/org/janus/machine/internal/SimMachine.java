@@ -70,8 +70,6 @@ final class SimMachine implements AutoCloseable {
         final RamRegion region;
         final BitSet expectedPrivate = new BitSet();
         final BitSet touched = new BitSet();
-        /** Pages whose shared face may read zero or its expected word (legacy discard after a rollback). */
-        final BitSet zeroOrExpected = new BitSet();
         /** Every page a word was ever written to: checked at each step, also once its word is gone. */
         final TreeSet<Integer> watched = new TreeSet<>();
         /** The word at {@link #wordAddress} of each page on each face; absent means zero. */
@@ -306,7 +304,6 @@ final class SimMachine implements AutoCloseable {
             r.touched.set(page);
             r.sharedFace.put(page, value);
             r.watched.add(page);
-            r.zeroOrExpected.clear(page);
         } else {
             MemoryException e = assertThrows(MemoryException.class, () -> r.ram.write(wordAddress(gpa), le(value)),
                     context + ": host write to private page 0x" + Long.toHexString(gpa));
@@ -351,19 +348,6 @@ final class SimMachine implements AutoCloseable {
         r.touched.set(page);
         r.face(face).put(page, value);
         r.watched.add(page);
-        if (face == PageState.SHARED || setup.strategy().preservesContents()) r.zeroOrExpected.clear(page);
-    }
-
-    /**
-     * A request for [range) to target was refused after a rollback: pages that would have changed may have lost
-     * their stale face if the legacy backend discarded it before the rollback, so their word reads zero or as before.
-     */
-    void staleFacesMayBeGone(GpaRange range, PageState target) {
-        if (!setup.strategy().discards()) return;
-        for (Region r : regions) {
-            long a = Math.max(range.start(), r.region.gpa()), b = Math.min(range.end(), r.region.end());
-            for (long g = a; g < b; g += P) if (r.expected(r.page(g)) != target) r.zeroOrExpected.set(r.page(g));
-        }
     }
 
     long expectedWord(long gpa, PageState face) {
@@ -436,7 +420,6 @@ final class SimMachine implements AutoCloseable {
      */
     void checkContents(Region r, String context) {
         TreeSet<Integer> pages = new TreeSet<>(r.watched);
-        for (int i = r.zeroOrExpected.nextSetBit(0); i >= 0; i = r.zeroOrExpected.nextSetBit(i + 1)) pages.add(i);
         for (int i = 0; i < 4; i++) pages.add(random.nextInt(r.pages()));
         for (int p : pages) {
             long gpa = r.gpa(p);
@@ -449,14 +432,7 @@ final class SimMachine implements AutoCloseable {
             long got = le(r.ram.read(wordAddress(gpa), 8));
             r.touched.set(p);
             long want = r.sharedFace.getOrDefault(p, 0L);
-            if (r.zeroOrExpected.get(p)) {
-                assertTrue(got == want || got == 0, context + ": page 0x" + Long.toHexString(gpa) + " reads 0x"
-                        + Long.toHexString(got) + ", neither its word 0x" + Long.toHexString(want) + " nor zero");
-                if (got == 0) r.sharedFace.remove(p);
-                r.zeroOrExpected.clear(p);
-            } else {
-                assertEquals(want, got, context + ": host view of page 0x" + Long.toHexString(gpa) + " (" + setup.strategy() + ")");
-            }
+            assertEquals(want, got, context + ": host view of page 0x" + Long.toHexString(gpa) + " (" + setup.strategy() + ")");
         }
         int priv = r.expectedPrivate.nextSetBit(random.nextInt(r.pages()));
         if (priv < 0) priv = r.expectedPrivate.nextSetBit(0);

@@ -12,6 +12,9 @@ public record GpaRange(long start, long end) {
 
     public boolean isEmpty() { return end == start; }
 
+    /** Whether the two ranges share at least one address. */
+    public boolean overlaps(GpaRange other) { return start < other.end && other.start < end; }
+
     @Override public String toString() {
         return "[0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")";
     }

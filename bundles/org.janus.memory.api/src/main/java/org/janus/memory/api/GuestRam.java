@@ -55,10 +55,9 @@ public interface GuestRam extends AutoCloseable {
     /** A conversion between its two phases. Exactly one of commit and abort is called, once. */
     interface PendingConversion {
         /**
-         * Completes the conversion.
-         *
-         * @throws MemoryException if a final step fails; the conversion is then undone (the contents of pages whose
-         *         stale face was already discarded are lost) or, if undoing fails, the region is broken
+         * Completes the conversion: frees the faces the pages left (legacy). It does not fail: a face whose discard
+         * fails stays allocated and is discarded again before its pages can turn back to it (a conversion that would
+         * need it is refused, with nothing changed, while that still fails).
          */
         void commit();
 

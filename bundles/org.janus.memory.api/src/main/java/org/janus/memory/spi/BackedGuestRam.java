@@ -22,12 +22,18 @@ import org.janus.memory.api.RamRegion;
  * undo fails too, the region is marked broken with the exact range and both causes.
  */
 public abstract class BackedGuestRam implements GuestRam {
+    private static final System.Logger LOG = System.getLogger(BackedGuestRam.class.getName());
     private final RamRegion region;
     private final String backend;
     private final long pageSize;
     private final PageStateMap states;
     private final List<ConversionListener> listeners = new CopyOnWriteArrayList<>();
     private volatile MemoryException broken;
+    /**
+     * Stale faces whose discard failed after their conversion was done: still allocated, discarded again at each
+     * conversion, and before any of their pages return to that face (the conversion is refused if it still fails).
+     */
+    private final List<StaleFace> staleFaces = new ArrayList<>();
     private volatile boolean closed;
 
     private volatile boolean relinquished;
@@ -53,6 +59,16 @@ public abstract class BackedGuestRam implements GuestRam {
 
     @Override public synchronized RamHandover handOver() {
         checkUsable();
+        // A stale face is this object's clean-up to finish: the adopter would not know to discard it.
+        for (StaleFace f : List.copyOf(staleFaces)) {
+            try {
+                f.discard().apply();
+                staleFaces.remove(f);
+            } catch (Exception e) {
+                throw failure(Step.DISCARD, f.run(), "cannot hand over while the stale " + f.face().name().toLowerCase(java.util.Locale.ROOT)
+                        + " face of " + f.run() + " is still allocated: " + e.getMessage(), e);
+            }
+        }
         return new RamHandover(region, backend, states, List.copyOf(listeners), backing());
     }
 
@@ -149,6 +165,9 @@ public abstract class BackedGuestRam implements GuestRam {
             throw new MemoryException(region.name(), Step.CHECK, range, "not aligned to the page size 0x" + Long.toHexString(pageSize), null);
         if (!hasPrivateMemory())
             throw new MemoryException(region.name(), Step.CHECK, range, "the VM has no private memory to convert to or from", null);
+        // A face left stale by an earlier conversion must be gone before pages of it come back to it; the others are
+        // tried again in passing.
+        retryStaleFaces(range, target);
         // Each run converted so far with the steps applied to it, so that a failure undoes exactly what was done.
         List<AppliedRun> applied = new ArrayList<>();
         // Discards cannot be undone: they wait for commit, when nothing that could still fail would need them back.
@@ -175,23 +194,56 @@ public abstract class BackedGuestRam implements GuestRam {
             }
             states.set(run.range().start(), run.range().end(), target);
         }
-        return new Pending(applied, deferred);
+        return new Pending(applied, deferred, target.opposite());
     }
 
     /** A step left for commit, with the run it belongs to. */
     private record Deferred(GpaRange run, ConversionStep step) {}
 
+    /** The face of {@code run} that {@code discard} frees, left allocated because the discard failed. */
+    private record StaleFace(GpaRange run, PageState face, ConversionStep discard) {}
+
+    /**
+     * Discards the stale faces again. One that overlaps {@code range} on the face {@code target} must go now,
+     * before the pages turn back to it (else they would show what they held before): if that fails the conversion
+     * is refused, with nothing changed. The others may fail again and stay.
+     */
+    private void retryStaleFaces(GpaRange range, PageState target) {
+        for (StaleFace f : List.copyOf(staleFaces)) {
+            try {
+                f.discard().apply();
+                staleFaces.remove(f);
+            } catch (Exception e) {
+                if (f.face() == target && f.run().overlaps(range))
+                    throw failure(Step.DISCARD, f.run(), "the stale " + f.face().name().toLowerCase(java.util.Locale.ROOT) + " face of "
+                            + f.run() + " (left by an earlier conversion) must be discarded before it is used again, and that failed: "
+                            + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Bytes of stale faces still allocated because their discard failed (they are tried again at each conversion). */
+    public final synchronized long staleBytes() { return staleFaces.stream().mapToLong(f -> f.run().size()).sum(); }
+
     /** The second phase of a conversion: its deferred discards, or the undoing of its first phase. */
     private final class Pending implements PendingConversion {
         private final List<AppliedRun> applied;
         private final List<Deferred> deferred;
+        private final PageState staleFace;
         private boolean ended;
 
-        Pending(List<AppliedRun> applied, List<Deferred> deferred) {
+        Pending(List<AppliedRun> applied, List<Deferred> deferred, PageState staleFace) {
             this.applied = applied;
             this.deferred = deferred;
+            this.staleFace = staleFace;
         }
 
+        /**
+         * Discards the faces the pages left. The conversion is done once the attributes changed: a discard that
+         * fails is clean-up that did not happen, never a reason to undo (undoing would bring back pages whose other
+         * discards already ran, zeroed). The face stays allocated, counted in {@link #staleBytes()}, and is
+         * discarded again later.
+         */
         @Override public void commit() {
             synchronized (BackedGuestRam.this) {
                 end();
@@ -199,8 +251,9 @@ public abstract class BackedGuestRam implements GuestRam {
                     try {
                         d.step().apply();
                     } catch (Exception e) {
-                        rollBack(applied, d.step(), e);
-                        throw failure(d.step().kind(), d.run(), d.step().name() + " failed: " + e.getMessage(), e);
+                        staleFaces.add(new StaleFace(d.run(), staleFace, d.step()));
+                        LOG.log(System.Logger.Level.WARNING, region.name() + ": " + d.step().name() + " failed (" + e.getMessage()
+                                + "); the stale face stays allocated and is discarded again at the next conversion");
                     }
                 }
             }
