@@ -29,13 +29,17 @@ public record GuestProgramContext(String platform, Map<String, Object> options, 
     /** Port whose value written ends the VM with that exit code ({@link GuestPorts#EXIT}). */
     public int exitPort() { return GuestPorts.EXIT; }
 
+    /** arm64: the MMIO address whose byte writes are console output ({@link GuestPorts#CONSOLE_MMIO}). */
+    public long consoleMmio() { return GuestPorts.CONSOLE_MMIO; }
+
     /** How guest accesses choose between private and shared memory. */
     public enum AccessModel {
         /** A VM without private memory: every access is shared, nothing converts. */
         SHARED_ONLY,
         /**
-         * KVM takes the kind from the page's attribute (the software-protected VM): plain reads and writes reach
-         * whichever face the page has now; the guest converts with MAP_GPA_RANGE.
+         * KVM takes the kind from the page's attribute (the software-protected VM, a pKVM protected VM): plain reads and
+         * writes reach whichever face the page has now; the guest converts with MAP_GPA_RANGE (x86) or pKVM's
+         * MEM_SHARE and MEM_UNSHARE (arm64).
          */
         KVM_DERIVED,
         /**

@@ -37,6 +37,9 @@ public final class ConversionStormFactory implements GuestProgramFactory {
         if (context.access() == GuestProgramContext.AccessModel.SHARED_ONLY)
             o.problem("", "conversion-storm converts memory between private and shared, and a " + context.platform()
                     + " VM has no private memory; use a platform that has (sw-protected, sev-snp)");
+        if (context.platform().equals("pkvm"))
+            o.problem("", "conversion-storm converts with MAP_GPA_RANGE, an x86 hypercall; a pkvm guest shares and unshares"
+                    + " with MEM_SHARE and MEM_UNSHARE (the framebuffer program does)");
         for (int vcpu = 0; vcpu < context.vcpuCount(); vcpu++) {
             List<ConversionStormProgram.Slice> slices = ConversionStormProgram.slices(ram, vcpu, context.vcpuCount());
             boolean fits = slices.stream().anyMatch(sl -> sizes.stream().anyMatch(z -> sl.units(z.bytes()) > 0));

@@ -31,7 +31,7 @@ public final class FramebufferFactory implements GuestProgramFactory {
         long seed = o.whole("seed", 1, Long.MIN_VALUE, Long.MAX_VALUE);
         if (context.access() == GuestProgramContext.AccessModel.SHARED_ONLY)
             o.problem("", "framebuffer shares and unshares its memory, and a " + context.platform()
-                    + " VM has no private memory; use a platform that has (sw-protected, sev-snp)");
+                    + " VM has no private memory; use a platform that has (sw-protected, sev-snp, pkvm)");
         long base = GuestOps.place(context.ram(), size, GuestOps.M2, GuestOps.DATA_FLOOR).orElse(-1L);
         if (base < 0) o.problem("size", "no RAM region holds a " + GuestOps.mib(size) + " framebuffer from a 2 MiB boundary at"
                 + " or above 16 MiB");

@@ -3,6 +3,7 @@ package org.janus.guests.internal;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
+import org.janus.kvm.api.ArmSmccc;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.Hypercalls;
 import org.janus.kvm.api.program.GuestCpu;
@@ -11,9 +12,10 @@ import org.janus.machine.GuestProgramContext.AccessModel;
 import org.janus.memory.api.RamRegion;
 
 /**
- * What the guest programs do alike: console lines, page-state changes with MAP_GPA_RANGE, memory accesses of a
- * chosen face, patterns, and where in RAM a program puts its data. Guest code that finds something wrong throws
- * {@link IllegalStateException}; the VM then fails with that message.
+ * What the guest programs do alike: console lines, page-state changes (MAP_GPA_RANGE on x86, pKVM's MEM_SHARE and
+ * MEM_UNSHARE on arm64), ending a vCPU's work, memory accesses of a chosen face, patterns, and where in RAM a program
+ * puts its data. Guest code that finds something wrong throws {@link IllegalStateException}; the VM then fails with
+ * that message.
  */
 final class GuestOps {
     static final long PAGE = 4096;
@@ -43,11 +45,58 @@ final class GuestOps {
     private GuestOps() {}
 
     static void print(GuestCpu cpu, GuestProgramContext context, String line) {
-        for (byte b : (line + "\n").getBytes(StandardCharsets.US_ASCII)) cpu.out(context.consolePort(), 1, b & 0xff);
+        console(cpu, context, (line + "\n").getBytes(StandardCharsets.US_ASCII));
     }
 
-    /** Ends the VM with {@code code} as the guest's exit code (port {@link GuestProgramContext#exitPort()}). */
-    static void exit(GuestCpu cpu, GuestProgramContext context, int code) { cpu.out(context.exitPort(), 1, code); }
+    /** Console bytes: OUTs to the console port on x86, byte writes to the console's MMIO register on arm64. */
+    static void console(GuestCpu cpu, GuestProgramContext context, byte[] bytes) {
+        boolean arm64 = cpu.architecture() == GuestCpu.Architecture.ARM64;
+        for (byte b : bytes) {
+            if (arm64) cpu.write(context.consoleMmio(), new byte[] {b});
+            else cpu.out(context.consolePort(), 1, b & 0xff);
+        }
+    }
+
+    /**
+     * Ends the VM with {@code code} as the guest's exit code (port {@link GuestProgramContext#exitPort()}). arm64 has
+     * no exit port and PSCI SYSTEM_OFF carries no code: code 0 turns the system off, any other fails the guest.
+     */
+    static void exit(GuestCpu cpu, GuestProgramContext context, int code) {
+        if (cpu.architecture() != GuestCpu.Architecture.ARM64) {
+            cpu.out(context.exitPort(), 1, code);
+            return;
+        }
+        if (code != 0) throw new IllegalStateException("the guest ends with exit code " + code + ", which arm64 cannot report");
+        cpu.smccc(ArmSmccc.PSCI_SYSTEM_OFF);
+    }
+
+    /**
+     * This vCPU's work is done. x86: HLT (the VM ends when every vCPU has halted). arm64, whose WFI never reaches the
+     * VMM: every vCPU but 0 turns itself off (PSCI CPU_OFF), and vCPU 0 waits until PSCI AFFINITY_INFO reports each
+     * of them off, then turns the system off (PSCI SYSTEM_OFF), as Linux powers off.
+     */
+    static void finish(GuestCpu cpu, GuestProgramContext context) {
+        if (cpu.architecture() != GuestCpu.Architecture.ARM64) {
+            cpu.hlt();
+            return;
+        }
+        if (cpu.vcpuId() != 0) {
+            cpu.smccc(ArmSmccc.PSCI_CPU_OFF);
+            return;
+        }
+        for (int v = 1; v < context.vcpuCount(); v++) {
+            while (cpu.smccc(ArmSmccc.PSCI_AFFINITY_INFO_64, mpidr(v), 0) != ArmSmccc.PSCI_AFFINITY_OFF) Thread.yield();
+        }
+        cpu.smccc(ArmSmccc.PSCI_SYSTEM_OFF);
+    }
+
+    /**
+     * The affinity fields of vCPU {@code id}'s MPIDR as KVM sets them at reset (Aff0 = id[3:0], Aff1 = id[11:4],
+     * Aff2 = id[19:12]); firmware would tell a real guest through its device tree.
+     */
+    static long mpidr(int id) {
+        return (id & 0xfL) | ((long) ((id >> 4) & 0xff) << 8) | ((long) ((id >> 12) & 0xff) << 16);
+    }
 
     /** The MAP_GPA_RANGE page-size code of the largest page size both the start and the size are aligned to. */
     static long pageSizeCode(long gpa, long size) {
@@ -67,11 +116,43 @@ final class GuestOps {
         return ret;
     }
 
-    /** {@link #mapGpaRange} with the largest fitting page size, which must succeed. */
+    /**
+     * Makes [gpa, gpa + size) private or shared, which must succeed: {@link #mapGpaRange} with the largest fitting page
+     * size on x86, {@link #pkvmShare} on arm64.
+     */
     static void convert(GuestCpu cpu, long gpa, long size, boolean toPrivate, String where) {
+        if (cpu.architecture() == GuestCpu.Architecture.ARM64) {
+            pkvmShare(cpu, gpa, size, !toPrivate, where);
+            return;
+        }
         long ret = mapGpaRange(cpu, gpa, size, pageSizeCode(gpa, size), toPrivate);
         if (ret != 0) throw new IllegalStateException(where + ": MAP_GPA_RANGE of " + range(gpa, size) + " to "
                 + (toPrivate ? "private" : "shared") + " answered " + answerName(ret));
+    }
+
+    /**
+     * pKVM: MEM_SHARE or MEM_UNSHARE of every granule of [gpa, gpa + size), the granule being what HYP_MEMINFO answers.
+     * Each must answer SUCCESS. pKVM shares only pages the guest owns and takes back only pages it shared, so the
+     * range must be wholly private before a share and wholly shared before an unshare.
+     */
+    static void pkvmShare(GuestCpu cpu, long gpa, long size, boolean share, String where) {
+        long granule = cpu.smccc(ArmSmccc.KVM_HYP_MEMINFO);
+        if (granule <= 0) throw new IllegalStateException(where + ": HYP_MEMINFO answered " + smcccName(granule)
+                + ": this is not a pKVM protected VM");
+        if (((gpa | size) & (granule - 1)) != 0) throw new IllegalStateException(where + ": " + range(gpa, size)
+                + " is not aligned to pKVM's granule 0x" + Long.toHexString(granule));
+        int function = share ? ArmSmccc.KVM_MEM_SHARE : ArmSmccc.KVM_MEM_UNSHARE;
+        for (long at = gpa; at < gpa + size; at += granule) {
+            long ret = cpu.smccc(function, at, 0, 0);
+            if (ret != ArmSmccc.RET_SUCCESS) throw new IllegalStateException(where + ": " + (share ? "MEM_SHARE" : "MEM_UNSHARE")
+                    + "(0x" + Long.toHexString(at) + ") of " + range(gpa, size) + " answered " + smcccName(ret));
+        }
+    }
+
+    static String smcccName(long ret) {
+        if (ret == ArmSmccc.RET_NOT_SUPPORTED) return ret + " (NOT_SUPPORTED)";
+        if (ret == ArmSmccc.RET_INVALID_PARAMETER) return ret + " (INVALID_PARAMETER)";
+        return String.valueOf(ret);
     }
 
     static String answerName(long ret) {

@@ -7,8 +7,8 @@ import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 
 /**
- * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console port
- * ({@code repeat} times) and halts. The round trip through RAM makes even the smallest guest touch the memory the
+ * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console
+ * ({@code repeat} times) and halts (on arm64: turns itself off, and vCPU 0 the system once the others are off). The round trip through RAM makes even the smallest guest touch the memory the
  * machine built; a large {@code repeat} makes a long stream of exits without a single conversion.
  */
 final class HelloProgram implements GuestProgram {
@@ -36,9 +36,7 @@ final class HelloProgram implements GuestProgram {
         if (!Arrays.equals(line, back))
             throw new IllegalStateException("hello: vcpu " + cpu.vcpuId() + " wrote '" + new String(line, StandardCharsets.US_ASCII).trim()
                     + "' at 0x" + Long.toHexString(at) + " and read back " + Arrays.toString(back));
-        for (long r = 0; r < repeat; r++) {
-            for (byte b : back) cpu.out(context.consolePort(), 1, b & 0xff);
-        }
-        cpu.hlt();
+        for (long r = 0; r < repeat; r++) GuestOps.console(cpu, context, back);
+        GuestOps.finish(cpu, context);
     }
 }

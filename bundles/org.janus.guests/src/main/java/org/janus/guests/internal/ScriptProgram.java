@@ -224,6 +224,8 @@ final class ScriptProgram implements GuestProgram {
         private Step convert() {
             if (context.access() == AccessModel.SHARED_ONLY) problem(null, "convert needs private memory, and a " + context.platform()
                     + " VM has none (KVM answers its MAP_GPA_RANGE itself, with -KVM_ENOSYS)");
+            if (context.platform().equals("pkvm")) problem(null, "convert is MAP_GPA_RANGE, an x86 hypercall; a pkvm guest"
+                    + " shares and unshares with MEM_SHARE and MEM_UNSHARE");
             Long gpa = size("gpa", true);
             Long size = size("size", true);
             if (size != null && size == 0) problem("size", "is zero");

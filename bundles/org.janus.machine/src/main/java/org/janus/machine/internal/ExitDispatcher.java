@@ -55,6 +55,7 @@ final class ExitDispatcher {
         }
         if (exit instanceof VcpuExit.Mmio m) {
             counters.count(id, m.isWrite() ? "mmio-write" : "mmio-read");
+            if (m.isWrite() && m.physAddr() == GuestPorts.CONSOLE_MMIO) console.write(id, m.data());
             if (m.isWrite()) return ExitDecision.RESUME;
             byte[] ones = new byte[m.len()];
             Arrays.fill(ones, (byte) 0xff);

@@ -69,7 +69,7 @@ final class MachineAssembler {
     }
 
     private void createVm(Assembly a) {
-        long type = a.platform.vmType(a.kvm);
+        long type = a.platform.vmType(a.kvm, a.plan.platformSpec());
         a.vm = a.own("VM fd (" + VmType.name(type) + ")", a.kvm.createVm(type));
         a.context = new MachineContext(a.name, a.platform.id(), a.kvm, a.vm, a.plan.platformSpec(), a.plan.backend());
         // Released before the VM fd: e.g. the /dev/sev a platform holds from initVm until its launch has finished.

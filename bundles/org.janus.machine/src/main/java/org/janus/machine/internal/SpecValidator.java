@@ -109,10 +109,10 @@ public final class SpecValidator {
                         + " (KVM: " + kvm.reason() + ")"));
             } else {
                 if (platformSpec != null) {
-                    platformProblems(platform, platformSpec, problems);
+                    platformProblems(platform.validate(platformSpec, kvm.kvm()), problems);
                     initial = platform.initialRamState(platformSpec);
                 }
-                long type = platform.vmType(kvm.kvm());
+                long type = platformSpec != null ? platform.vmType(kvm.kvm(), platformSpec) : platform.vmType(kvm.kvm());
                 access = accessModel(type);
                 if (spec.memory() != null) {
                     BackendChoice chosen = backend(spec, kvm, platform, type, problems);
@@ -166,7 +166,7 @@ public final class SpecValidator {
         if (spec.images() != null) images(spec.images(), problems);
         PlatformSpec platformSpec = platformSpec(spec);
         if (platform != null && platformSpec != null) {
-            platformProblems(platform, platformSpec, problems);
+            platformProblems(platform.validate(platformSpec), problems);
         }
         if (!problems.isEmpty()) throw new SpecException(problems);
         return new Measurable(spec, platform, platformSpec);
@@ -176,8 +176,8 @@ public final class SpecValidator {
      * The platform's problems with its part of the spec; an image the machine already found missing or unreadable is
      * not named a second time.
      */
-    private static void platformProblems(ConfidentialPlatform platform, PlatformSpec spec, List<SpecProblem> problems) {
-        for (ConfidentialPlatform.Problem p : platform.validate(spec)) {
+    private static void platformProblems(List<ConfidentialPlatform.Problem> found, List<SpecProblem> problems) {
+        for (ConfidentialPlatform.Problem p : found) {
             boolean imageKnownBad = p.path().startsWith("$.images.") && problems.stream().anyMatch(q -> q.path().equals(p.path()));
             if (!imageKnownBad) problems.add(new SpecProblem(p.path(), p.message()));
         }
@@ -303,13 +303,28 @@ public final class SpecValidator {
         if (spec.platform() == null || spec.vcpus() == null || spec.images() == null) return null;
         MachineSpec.ImageSection i = spec.images();
         return new PlatformSpec(spec.platform().options(), spec.vcpus().count(), spec.vcpus().model(), i.firmware(), i.kernel(),
-                i.initrd(), i.cmdline());
+                i.initrd(), i.cmdline(), guestPhysicalEnd(spec.memory()));
+    }
+
+    /** The first address above every RAM region and MMIO hole, or 0 without a memory map (or with one that overflows). */
+    static long guestPhysicalEnd(MachineSpec.MemorySection memory) {
+        if (memory == null) return 0;
+        long end = 0;
+        for (List<Region> list : List.of(memory.ram(), memory.mmio())) {
+            for (Region r : list) {
+                long e = r.gpa() + r.size();
+                if (r.gpa() < 0 || r.size() < 0 || e < r.gpa()) return 0;
+                end = Math.max(end, e);
+            }
+        }
+        return end;
     }
 
     /** How a VM of this type's guest accesses choose between the faces of its memory. */
     static AccessModel accessModel(long vmType) {
         if (vmType == VmType.X86_SNP || vmType == VmType.X86_TDX) return AccessModel.GUEST_CHOSEN;
         if (vmType == VmType.X86_SW_PROTECTED) return AccessModel.KVM_DERIVED;
+        if ((vmType & VmType.ARM_PROTECTED) != 0) return AccessModel.KVM_DERIVED;
         return AccessModel.SHARED_ONLY;
     }
 

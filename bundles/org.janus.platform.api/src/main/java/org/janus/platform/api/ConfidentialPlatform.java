@@ -30,6 +30,13 @@ public interface ConfidentialPlatform {
     /** The KVM_CREATE_VM machine type of its VMs on {@code kvm}. */
     long vmType(Kvm kvm);
 
+    /**
+     * The KVM_CREATE_VM machine type of a VM of {@code spec} on {@code kvm}, for platforms whose type depends on the
+     * VM (pKVM puts the IPA size its memory map needs into it). The machine calls this one; by default it is
+     * {@link #vmType(Kvm)}.
+     */
+    default long vmType(Kvm kvm, PlatformSpec spec) { return vmType(kvm); }
+
     /** Whether the host behind {@code kvm} can run this platform's VMs, and if not, what it lacks. */
     Support support(Kvm kvm);
 
@@ -49,6 +56,15 @@ public interface ConfidentialPlatform {
      * @return every problem found, each with its JSON path (e.g. {@code $.platform.policy}); empty if none
      */
     List<Problem> validate(PlatformSpec spec);
+
+    /**
+     * Checks the platform part of a machine spec against the host that would run it, once {@link #support} has accepted
+     * that host (e.g. the memory map against the largest guest physical address size the host allows). The machine calls
+     * this one where it knows the host; by default it is {@link #validate(PlatformSpec)}.
+     *
+     * @return every problem found, each with its JSON path; empty if none
+     */
+    default List<Problem> validate(PlatformSpec spec, Kvm kvm) { return validate(spec); }
 
     /** After KVM_CREATE_VM, before memory and vCPUs: e.g. KVM_SEV_INIT2, enabling hypercall exits. */
     void initVm(VmContext context);

@@ -15,11 +15,20 @@ import java.util.Optional;
  * @param kernel a kernel image, or null
  * @param initrd an initrd, or null
  * @param cmdline a kernel command line, or null
+ * @param guestPhysicalEnd the first guest physical address above every RAM region and MMIO hole of the VM, which its
+ *        guest physical (IPA) address space must reach; 0 where the memory map is not known
  */
 public record PlatformSpec(Map<String, Object> options, int vcpus, String cpuModel, Path firmware, Path kernel,
-                           Path initrd, String cmdline) {
+                           Path initrd, String cmdline, long guestPhysicalEnd) {
     public PlatformSpec {
         options = Map.copyOf(options);
+        if (guestPhysicalEnd < 0) throw new IllegalArgumentException("guestPhysicalEnd " + guestPhysicalEnd + " is negative");
+    }
+
+    /** A spec without its memory map ({@link #guestPhysicalEnd()} 0). */
+    public PlatformSpec(Map<String, Object> options, int vcpus, String cpuModel, Path firmware, Path kernel, Path initrd,
+                        String cmdline) {
+        this(options, vcpus, cpuModel, firmware, kernel, initrd, cmdline, 0);
     }
 
     /** The option {@code name}, if present. */

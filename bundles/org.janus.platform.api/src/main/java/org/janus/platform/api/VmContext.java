@@ -37,7 +37,9 @@ public interface VmContext {
     /**
      * Converts [gpa, gpa+size) through the machine's conversion engine, as any guest request would be.
      *
-     * @throws PlatformException when the conversion is refused or fails
+     * @throws PlatformException when the conversion is refused or fails: without a cause when it was refused and
+     *         nothing changed (the guest can be told no), with the cause when a failure could not be undone and the VM
+     *         must stop
      */
     void convert(long gpa, long size, PageState target);
 
