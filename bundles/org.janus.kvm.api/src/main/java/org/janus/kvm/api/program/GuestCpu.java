@@ -61,7 +61,13 @@ public interface GuestCpu {
      */
     long hypercall(long nr, long... args);
 
-    /** KVM_HC_MAP_GPA_RANGE: ask the host to make [gpa, gpa + npages * 4 KiB) private (ENCRYPTED) or shared. */
+    /**
+     * KVM_HC_MAP_GPA_RANGE: ask the host to make [gpa, gpa + npages * 4 KiB) private (ENCRYPTED) or shared. On TDX this
+     * is TDG.VP.VMCALL&lt;MapGPA&gt;: the GPA's shared bit says shared (it is set when {@code attrs} asks for shared),
+     * the page-size bits have no counterpart, and KVM hands the range to the host in chunks of at most 2 MiB; the
+     * TDVMCALL status comes back as 0, EINVAL, EAGAIN or -KVM_ENOSYS. ({@link #hypercall} with KVM_HC_MAP_GPA_RANGE
+     * stays KVM's own hypercall, one exit as given.)
+     */
     long mapGpaRange(long gpa, long npages, long attrs);
 
     /**
