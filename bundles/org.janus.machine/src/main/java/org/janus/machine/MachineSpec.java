@@ -1,8 +1,6 @@
 package org.janus.machine;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -111,7 +109,7 @@ public record MachineSpec(String name, KvmSection kvm, PlatformSection platform,
     public static MachineSpec read(Path file) throws SpecException {
         String json;
         try {
-            json = Files.readString(file, StandardCharsets.UTF_8);
+            json = org.janus.machine.internal.SpecReader.readFile(file);
         } catch (IOException e) {
             throw new SpecException(List.of(new SpecProblem("$", "cannot read " + file + ": " + e)));
         }

@@ -18,6 +18,19 @@ public class SpecException extends Exception {
 
     private static String message(List<SpecProblem> problems) {
         return problems.size() + (problems.size() == 1 ? " problem" : " problems") + " in the machine spec:"
-                + problems.stream().map(p -> "\n  " + p).collect(Collectors.joining());
+                + problems.stream().map(p -> "\n  " + printable(p.toString())).collect(Collectors.joining());
+    }
+
+    /**
+     * {@code text} with control characters shown as escapes: problems quote what the spec says, and a spec must not
+     * be able to write line breaks or terminal escapes into a report or a log.
+     */
+    static String printable(String text) {
+        StringBuilder b = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) b.append(String.format("\\u%04x", c));
+            else b.appendCodePoint(c);
+        });
+        return b.toString();
     }
 }

@@ -6,12 +6,17 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The guest's console output. Bytes are gathered per vCPU and added to the output a line at a time, so that
- * lines written by several vCPUs at once do not interleave mid-line. Kept up to {@link #LIMIT} bytes; beyond that,
- * only counted.
+ * The guest's console output. Bytes are gathered per vCPU and added to the output a line (at most
+ * {@link #MAX_LINE} bytes) at a time, so that lines written by several vCPUs at once do not interleave mid-line.
+ * Kept up to {@link #LIMIT} bytes; beyond that, only counted. A guest cannot make it hold more.
  */
 final class Console {
     static final int LIMIT = 1 << 20;
+    /**
+     * The longest line kept apart per vCPU: a guest that never writes a newline gets its bytes added in pieces of
+     * this size, so what one vCPU holds back is bounded whatever the guest does.
+     */
+    static final int MAX_LINE = 4096;
 
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final Map<Integer, ByteArrayOutputStream> partial = new TreeMap<>();
@@ -21,7 +26,7 @@ final class Console {
         ByteArrayOutputStream line = partial.computeIfAbsent(vcpu, v -> new ByteArrayOutputStream());
         for (byte b : bytes) {
             line.write(b);
-            if (b == '\n') flush(line);
+            if (b == '\n' || line.size() >= MAX_LINE) flush(line);
         }
     }
 

@@ -156,8 +156,14 @@ final class MachineContext implements VmContext {
         if (!failures.isEmpty()) throw new IllegalStateException("platform state not closed: " + String.join("; ", failures));
     }
 
+    /** Lines of the VM's log kept for its status: the newest; a platform that logs per exit cannot grow it. */
+    static final int LOG_LINES = 1000;
+
     @Override public void log(String message) {
-        log.add(message);
+        synchronized (log) {
+            log.add(message);
+            if (log.size() > LOG_LINES) log.remove(0);
+        }
         LOG.log(System.Logger.Level.INFO, name + ": " + message);
     }
 }

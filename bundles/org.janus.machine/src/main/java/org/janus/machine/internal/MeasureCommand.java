@@ -1,8 +1,6 @@
 package org.janus.machine.internal;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
@@ -50,7 +48,7 @@ public final class MeasureCommand implements Function<List<String>, String> {
         Path file = specArgument(args);
         String json;
         try {
-            json = Files.readString(file, StandardCharsets.UTF_8);
+            json = SpecReader.readFile(file);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
         }

@@ -1,8 +1,6 @@
 package org.janus.machine.internal;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -55,7 +53,7 @@ public final class RunCommand implements Function<List<String>, String> {
         Options o = Options.parse(args);
         String json;
         try {
-            json = Files.readString(o.spec(), StandardCharsets.UTF_8);
+            json = SpecReader.readFile(o.spec());
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + o.spec() + ": " + e.getMessage(), e);
         }

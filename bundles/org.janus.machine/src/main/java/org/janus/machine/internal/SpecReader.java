@@ -4,11 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
-import com.google.gson.Strictness;
-import com.google.gson.stream.JsonReader;
-import java.io.StringReader;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,14 +59,30 @@ public final class SpecReader {
 
     private SpecReader(Path base) { this.base = base; }
 
+    /** The largest spec file read: a spec is a page of JSON, and a larger file is refused before it is read. */
+    public static final long MAX_SPEC_BYTES = 1 << 20;
+
+    /**
+     * A spec file's text, read only when it is a regular file of at most {@link #MAX_SPEC_BYTES}.
+     *
+     * @throws java.io.IOException naming what is wrong
+     */
+    public static String readFile(Path file) throws java.io.IOException {
+        if (!Files.isRegularFile(file)) throw new java.io.IOException(file + " is not a file");
+        long size = Files.size(file);
+        if (size > MAX_SPEC_BYTES) throw new java.io.IOException(file + " is " + Sizes.format(size) + ", more than the "
+                + Sizes.format(MAX_SPEC_BYTES) + " a machine spec may be");
+        return Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     public static Result read(String json, Path baseDirectory) {
         SpecReader r = new SpecReader(baseDirectory == null ? Path.of("").toAbsolutePath() : baseDirectory.toAbsolutePath());
         JsonElement root;
         try {
-            JsonReader reader = new JsonReader(new StringReader(json));
-            reader.setStrictness(Strictness.STRICT);
-            root = JsonParser.parseReader(reader);
-        } catch (JsonParseException | IllegalStateException e) {
+            root = StrictJson.parse(json);
+        } catch (StrictJson.Refused e) {
+            return new Result(null, List.of(new SpecProblem(e.path, e.getMessage())));
+        } catch (java.io.IOException | JsonParseException | IllegalStateException | NumberFormatException e) {
             return new Result(null, List.of(new SpecProblem("$", "not valid JSON: " + e.getMessage())));
         }
         if (!root.isJsonObject()) return new Result(null, List.of(new SpecProblem("$", "a machine spec is a JSON object")));
@@ -86,6 +98,10 @@ public final class SpecReader {
         if (!o.has("name") || o.get("name").isJsonNull()) name = "vm";
         else if (name != null && name.isBlank()) {
             problem("$.name", "is blank");
+            name = null;
+        } else if (name != null && (name.length() > 128 || name.chars().anyMatch(Character::isISOControl))) {
+            // The name is printed in reports and logs: no line breaks or terminal escapes, no screens full.
+            problem("$.name", "must be at most 128 characters without control characters (line breaks, escapes)");
             name = null;
         }
         KvmSection kvm = o.has("kvm") ? kvm(object(o, "kvm", "$")) : KvmSection.DEFAULT;

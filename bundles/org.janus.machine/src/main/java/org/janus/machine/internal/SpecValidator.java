@@ -95,6 +95,13 @@ public final class SpecValidator {
             if (spec.guest() == null && sim && !hasProblemAt(problems, "$.guest"))
                 problems.add(new SpecProblem("$.guest", "missing: the software KVM runs guest programs, not machine code; name one "
                         + "in guest.program (registered: " + listOrNone(services.guestNames()) + ")"));
+            if (spec.memory() != null) {
+                // The limit this KVM reports, not the uAPI's ceiling: x86 offers 32764 of the 32767 slot ids.
+                int slots = kvm.kvm().checkExtension(KvmCap.NR_MEMSLOTS);
+                if (slots > 0 && spec.memory().ram().size() > slots)
+                    problems.add(new SpecProblem("$.memory.ram", spec.memory().ram().size() + " RAM regions, one memslot each, but this KVM "
+                            + "offers " + slots + " (KVM_CAP_NR_MEMSLOTS)"));
+            }
             if (spec.vcpus() != null) {
                 int max = kvm.kvm().checkExtension(KvmCap.MAX_VCPUS);
                 if (max > 0 && spec.vcpus().count() > max)
@@ -244,11 +251,27 @@ public final class SpecValidator {
         image("initrd", images.initrd(), problems);
     }
 
+    /**
+     * The largest firmware image a spec may name: real ones (OVMF, TDVF, AmdSev) are a few MiB, and a platform reads
+     * the whole image into memory, so a larger file is refused before anything reads it.
+     */
+    static final long MAX_FIRMWARE_BYTES = 64L << 20;
+
     private static void image(String member, Path file, List<SpecProblem> problems) {
         if (file == null) return;
         if (!Files.exists(file)) problems.add(new SpecProblem("$.images." + member, file + " does not exist"));
         else if (!Files.isRegularFile(file)) problems.add(new SpecProblem("$.images." + member, file + " is not a file"));
         else if (!Files.isReadable(file)) problems.add(new SpecProblem("$.images." + member, file + " is not readable"));
+        else if (member.equals("firmware")) {
+            try {
+                long size = Files.size(file);
+                if (size > MAX_FIRMWARE_BYTES)
+                    problems.add(new SpecProblem("$.images.firmware", file + " is " + Sizes.format(size) + ", more than the "
+                            + Sizes.format(MAX_FIRMWARE_BYTES) + " a firmware image may be"));
+            } catch (java.io.IOException e) {
+                problems.add(new SpecProblem("$.images.firmware", file + ": its size cannot be read: " + e.getMessage()));
+            }
+        }
     }
 
     /**

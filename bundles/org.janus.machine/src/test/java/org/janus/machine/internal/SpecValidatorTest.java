@@ -53,6 +53,45 @@ class SpecValidatorTest {
     }
 
     @Test
+    void hostileSpecsAreRefusedWithOneLineEach() throws Exception {
+        String good = Machines.spec("inplace", "sw-protected", "auto", RAM, MMIO, 1, "hello");
+        // A key twice: the last one must not win silently (e.g. a second policy with the debug bit).
+        String twice = good.replace("\"platform\": { \"id\": \"sw-protected\" }",
+                "\"platform\": { \"id\": \"sw-protected\", \"initialState\": \"private\", \"initialState\": \"shared\" }");
+        assertProblem(problems(twice), "$.platform.initialState", "appears twice");
+        assertProblem(problems("{ \"name\": " + "[".repeat(200) + "]".repeat(200) + " }"), "$.name" + "[0]".repeat(64), "nested deeper than 64");
+        String escape = good.replace("\"name\": \"test\"", "\"name\": \"ok\\n\\u001b[2Jpwned\"");
+        SpecException e = assertThrows(SpecException.class, () -> plan(escape));
+        assertEquals("$.name", e.problems().get(0).path());
+        assertTrue(e.getMessage().lines().count() == 2, "one line per problem: " + e.getMessage());
+
+        // A firmware image larger than any real one is refused by its size, before anything reads it.
+        Path huge = dir.resolve("huge.fd");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(3L << 30);     // sparse: 3 GiB that cost nothing
+        }
+        String withFirmware = good.replace("\"vcpus\"", "\"images\": { \"firmware\": \"huge.fd\" }, \"vcpus\"");
+        assertProblem(problems(withFirmware), "$.images.firmware", "3 GiB, more than the 64 MiB a firmware image may be");
+
+        // The memslot limit is what this KVM reports (x86: 32764), not the uAPI's 32767.
+        StringBuilder ram = new StringBuilder();
+        for (int i = 0; i < 32765; i++) ram.append(i == 0 ? "" : ", ").append("{ \"name\": \"r").append(i).append("\", \"gpa\": ")
+                .append((long) i * 8192).append(", \"size\": 4096 }");
+        assertProblem(problems(Machines.spec("inplace", "sw-protected", "auto", ram.toString(), "", 1, "hello")), "$.memory.ram",
+                "32765 RAM regions, one memslot each, but this KVM offers 32764 (KVM_CAP_NR_MEMSLOTS)");
+    }
+
+    @Test
+    void aSpecFileLargerThanASpecIsNotRead() throws Exception {
+        Path big = dir.resolve("big.json");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+            f.setLength(1L << 34);
+        }
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> SpecReader.readFile(big));
+        assertTrue(e.getMessage().contains("16 GiB, more than the 1 MiB a machine spec may be"), e.getMessage());
+    }
+
+    @Test
     void theConfiguredDefaultBackendIsTriedFirstForAuto() throws Exception {
         SpecValidator v = new SpecValidator(services);
         String plain = Machines.spec("inplace", "none", "auto", RAM, "", 1, "hello");
