@@ -191,7 +191,8 @@ public final class OvmfImage {
             throw new FirmwareImageException(Problem.NO_KERNEL_HASHES, name + " has no SNP_KERNEL_HASHES section in"
                     + " its SEV metadata, so it cannot check a kernel, initrd and command line handed to it by the VMM"
                     + " (measured direct boot of an SEV-SNP guest); Debian's OVMF.fd and OVMF_CODE.fd are such builds."
-                    + " Use an OVMF built from OvmfPkg/AmdSev/AmdSevX64.dsc, or boot the kernel from the guest's disk");
+                    + " Use an OVMF built from OvmfPkg/AmdSev/AmdSevX64.dsc (Debian's ovmf-amdsev: OVMF.amdsev.fd,"
+                    + " which tools/fetch-ovmf-amdsev.sh fetches), or boot the kernel from the guest's disk");
         }
         SevHashTableArea area = sevHashTable().orElseThrow(() -> new FirmwareImageException(Problem.NO_KERNEL_HASHES,
                 name + " has an SNP_KERNEL_HASHES section " + section + " but no SEV hash table entry (GUID "

@@ -38,10 +38,12 @@ import org.osgi.service.component.annotations.Component;
  * ({@link SnpLaunchPlan}), so it equals what sev-snp-measure computes for a QEMU launch of the same image.
  *
  * <p>A spec with a kernel boots measured: the kernel's, initrd's and command line's hashes fill OVMF's
- * SNP_KERNEL_HASHES page, which the launch measures; the firmware must have one (Debian's OVMF.fd does not).
+ * SNP_KERNEL_HASHES page, which the launch measures; the firmware must have one (Debian's OVMF.fd does not; the
+ * AmdSev build, Debian's OVMF.amdsev.fd of ovmf-amdsev, does).
  *
  * <p>What the spec must provide: an OVMF image with SEV metadata, and RAM under both the image (it ends at 4 GiB)
- * and the metadata sections (for Debian's OVMF.fd: [0x800000, 0x820000) and [0xffe00000, 4 GiB)).
+ * and the metadata sections (for Debian 12's OVMF.fd: [0x800000, 0x820000) and [0xffe00000, 4 GiB); for the 4 MiB
+ * OVMF.amdsev.fd: [0x800000, 0x830000) and [0xffc00000, 4 GiB)).
  *
  * <p>Per-VM state lives in {@link VmContext#platformState()}: the open /dev/sev (from initVm until the launch has
  * finished), the CPUID given to the vCPUs, and the application processors' reset address.
