@@ -12,6 +12,12 @@ import java.util.stream.Collectors;
 import org.janus.guests.internal.FramebufferFactory;
 import org.janus.guests.internal.HelloFactory;
 import org.janus.kvm.api.ArmSmccc;
+import org.janus.kvm.api.Errno;
+import org.janus.kvm.api.KvmException;
+import org.janus.kvm.api.KvmVcpu;
+import org.janus.kvm.api.KvmVm;
+import org.janus.kvm.api.UserMemoryRegion2;
+import org.janus.kvm.api.VmType;
 import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimHardware;
 import org.janus.kvm.sim.SimKvm;
@@ -24,6 +30,9 @@ import org.janus.machine.SpecProblem;
 import org.janus.machine.internal.ServiceDirectory;
 import org.janus.machine.internal.SpecReader;
 import org.janus.machine.internal.VmManagerImpl;
+import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.PageState;
+import org.janus.memory.api.RamRegion;
 import org.janus.memory.gmem.internal.GuestMemfdBackend;
 import org.janus.memory.legacy.internal.LegacyBackend;
 import org.janus.platform.none.internal.NonePlatform;
@@ -144,6 +153,22 @@ class PkvmMachineTest {
         assertEquals(List.of(inv, inv, inv, inv, ArmSmccc.RET_SUCCESS, inv), hostile.answers);
         assertEquals(1, conversions(s).get("platform/to-shared").done(), s.conversions().toString());
         assertEquals(1, conversions(s).size(), "only the good request reached the machine: " + s.conversions());
+    }
+
+    @Test
+    void theRamOfAProtectedVmThatRanIsReleasedThoughItsMemslotStays() throws Exception {
+        SimKvm kvm = SimKvm.create(SimProfile.INPLACE, SimHardware.ARM64_PKVM);
+        try (KvmVm vm = kvm.createVm(VmType.ARM_PROTECTED | 32)) {
+            GuestRam ram = new GuestMemfdBackend().create(kvm, vm, new RamRegion("ram", 0, 1L << 30, 1L << 20), PageState.PRIVATE);
+            try (KvmVcpu vcpu = vm.createVcpu(0)) {
+                vcpu.setImmediateExit(true);
+                vcpu.run();
+            }
+            KvmException frozen = assertThrows(KvmException.class, () -> vm.setUserMemoryRegion2(
+                    UserMemoryRegion2.plain(0, 0, 0, 0)), "pKVM keeps the slot");
+            assertEquals(Errno.EPERM, frozen.errno());
+            ram.close();   // the file and the mapping go; the slot goes with the VM
+        }
     }
 
     @Test
