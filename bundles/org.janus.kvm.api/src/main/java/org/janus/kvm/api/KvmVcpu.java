@@ -23,6 +23,14 @@ public interface KvmVcpu extends AutoCloseable {
     void setImmediateExit(boolean immediateExit);
 
     /**
+     * Makes a KVM_RUN in progress on another thread return {@link VcpuExit.Interrupted} soon, and the next one at once:
+     * sets immediate_exit and, where the vCPU is inside KVM_RUN, interrupts it as a signal to its thread does on the
+     * real kernel (which re-enters the guest after any exit it handles itself, so immediate_exit alone never reaches
+     * a guest that spins). Not an ioctl: the VMM's half of stopping a vCPU, as QEMU's SIG_IPI.
+     */
+    default void kick() { setImmediateExit(true); }
+
+    /**
      * Writes kvm_run.hypercall.ret for the last {@link VcpuExit.Hypercall}: 0 on success, or a positive errno
      * (EINVAL to fail it, EAGAIN to have the guest retry) that KVM passes on to the guest.
      */

@@ -65,6 +65,18 @@ public interface LibC extends Library {
 
     int getpid();
 
+    /** The calling thread's kernel id (glibc 2.30+). */
+    int gettid();
+
+    /** Sends {@code sig} to thread {@code tid} of process {@code tgid} (glibc 2.30+). */
+    int tgkill(int tgid, int tid, int sig);
+
+    /** glibc's {@code struct sigaction} (x86-64 and aarch64: handler, 128-byte mask, flags, restorer; 152 bytes). */
+    int sigaction(int signum, Pointer act, Pointer oldact);
+
+    /** The first real-time signal glibc leaves to applications ({@code SIGRTMIN}). */
+    int __libc_current_sigrtmin();
+
     long sysconf(int name);
 
     String strerror(int errnum);

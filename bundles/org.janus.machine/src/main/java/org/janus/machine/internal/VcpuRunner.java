@@ -10,9 +10,8 @@ import org.janus.kvm.api.VcpuExit;
  * The thread of one vCPU: a state machine fed by messages ({@link Command}), which parks only between two runs.
  * It starts parked. While running it looks at its mailbox before each KVM_RUN; a message sent while it is inside
  * KVM_RUN comes with a kick ({@code immediate_exit}), so that KVM_RUN returns EINTR (at once if it has not entered
- * the guest yet) and the message is read. On the software KVM that is enough, because a guest program reaches the
- * VMM at its next exit; on the real kernel a vCPU that stays in the guest would also need a signal to the thread
- * (as QEMU's SIG_IPI), which the linux provider does not send yet.
+ * the guest yet) and the message is read; a vCPU inside the guest is kicked out with a signal to its thread
+ * ({@link org.janus.kvm.api.KvmVcpu#kick()}, QEMU's SIG_IPI), so that even a guest that spins without exits parks.
  */
 final class VcpuRunner implements Runnable {
     /** Messages to the vCPU thread. */
@@ -59,7 +58,7 @@ final class VcpuRunner implements Runnable {
         mailbox.add(c);
         // After the add: a thread that clears the kick and then finds an empty mailbox cannot miss this message.
         try {
-            vcpu.setImmediateExit(true);
+            vcpu.kick();
         } catch (RuntimeException closed) {
             // the vCPU fd is gone: the thread is leaving anyway
         }

@@ -442,14 +442,29 @@ final class VmInstance implements VcpuRunner.Owner {
         teardown.start();
     }
 
-    /** Waits for the vCPU threads (closing their fds if they do not leave), takes the summary, releases all. */
+    /**
+     * Waits for the vCPU threads, kicking them again while they stay inside KVM_RUN, then takes the summary and
+     * releases everything. A vCPU thread that never leaves keeps everything it could touch: its memory, memslots
+     * and fds are not released under it (on the real kernel a guest would run on unmapped memory), and the VM fails
+     * saying so.
+     */
     private void finish() {
         try {
-            if (!joinAll(LEAVE_MILLIS)) {
-                // A vCPU still inside KVM_RUN: on the software KVM closing its fd makes KVM_RUN fail at once.
-                LOG.log(System.Logger.Level.WARNING, id + ": vCPU threads still running after " + LEAVE_MILLIS + " ms; closing their vCPUs");
+            if (!joinKicking(LEAVE_MILLIS)) {
+                // On the software KVM a closed vCPU fd makes KVM_RUN fail at once; the real kernel holds the file.
+                LOG.log(System.Logger.Level.WARNING, id + ": vCPU threads still running after " + LEAVE_MILLIS + " ms of kicks; closing their vCPUs");
                 assembly.closeVcpus();
-                joinAll(LEAVE_MILLIS);
+                if (!joinKicking(LEAVE_MILLIS)) {
+                    String stuck = String.join(", ", threads.stream().filter(Thread::isAlive).map(Thread::getName).toList());
+                    String why = "the vCPU threads " + stuck + " did not leave KVM_RUN; their memory and fds are kept, not released under them";
+                    LOG.log(System.Logger.Level.ERROR, id + ": " + why);
+                    RunSummary summary = summary();
+                    synchronized (this) {
+                        transition(new VmState.Failed(why));
+                    }
+                    ended.complete(summary);
+                    return;
+                }
             }
             RunSummary summary = summary();
             List<String> leftovers = assembly.release();
@@ -464,6 +479,18 @@ final class VmInstance implements VcpuRunner.Owner {
             }
             assembly.release();
             ended.completeExceptionally(t);
+        }
+    }
+
+    /** Joins the vCPU threads within {@code millis}, kicking those still alive every 50 ms (a kick may race an exit). */
+    private boolean joinKicking(long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (true) {
+            if (joinAll(Math.min(50, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))))) return true;
+            if (System.nanoTime() >= deadline) return false;
+            for (int i = 0; i < threads.size(); i++) {
+                if (threads.get(i).isAlive()) runners.get(i).send(VcpuRunner.Command.STOP);
+            }
         }
     }
 

@@ -33,6 +33,9 @@ class VmLifecycleTest {
     /** Iterations each vCPU of the spinning guest has finished. */
     private final AtomicLongArray progress = new AtomicLongArray(4);
     private VmManagerImpl manager;
+    private static volatile boolean release;
+    /** vCPUs of the busy guest that have entered their loop (their KVM_RUN is in progress). */
+    private final AtomicLongArray spinning = new AtomicLongArray(4);
 
     @BeforeAll
     static void warmUp() throws Exception {
@@ -52,6 +55,12 @@ class VmLifecycleTest {
                     }
                 }))
                 .addGuest("halt", new Machines.TestGuest(c -> cpu -> cpu.hlt()))
+                .addGuest("busy", new Machines.TestGuest(c -> cpu -> {
+                    // Computes without a single exit until the test lets it go (a Java guest cannot be killed).
+                    spinning.incrementAndGet(cpu.vcpuId());
+                    while (!release) Thread.onSpinWait();
+                    cpu.hlt();
+                }))
                 .addGuest("exit3", new Machines.TestGuest(c -> cpu -> {
                     if (cpu.vcpuId() == 1) cpu.out(GuestPorts.EXIT, 1, 3);
                     cpu.hlt();
@@ -127,6 +136,28 @@ class VmLifecycleTest {
         Machines.awaitNoNewJanusThreads(threads);
         Machines.assertNoNewFds(fds);
         assertEquals(maps, Machines.memfdMappings(), "memfd mappings");
+    }
+
+    @Test
+    void aGuestThatNeverExitsCanBePausedAndStopped() throws Exception {
+        Set<Thread> threads = Machines.janusThreads();
+        String id = run("busy", 2);
+        try {
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (spinning.get(0) == 0 || spinning.get(1) == 0) {
+                assertTrue(System.nanoTime() < deadline, "the busy guest did not start");
+                Thread.sleep(1);
+            }
+            manager.pause(id);      // parks only because the kick brings KVM_RUN back without an exit
+            assertInstanceOf(VmState.Paused.class, manager.state(id));
+            manager.resume(id);
+            RunSummary s = manager.stop(id);
+            assertEquals(new VmState.Stopped("stopped by the host"), s.end());
+            assertTrue(s.vcpus().stream().allMatch(v -> v.exits().getOrDefault("interrupted", 0L) >= 1), s.vcpus().toString());
+        } finally {
+            release = true;
+        }
+        Machines.awaitNoNewJanusThreads(threads);
     }
 
     @Test

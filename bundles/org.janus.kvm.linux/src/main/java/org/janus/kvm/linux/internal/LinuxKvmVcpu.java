@@ -33,6 +33,8 @@ final class LinuxKvmVcpu implements KvmVcpu {
     private final long runSize;
     private final Object lock = new Object();
     private boolean running;
+    /** The kernel id of the thread inside KVM_RUN, for the kick; 0 when none is. */
+    private int runningTid;
     private boolean closed;
     private VcpuExit last;
 
@@ -50,6 +52,7 @@ final class LinuxKvmVcpu implements KvmVcpu {
             requireOpen("KVM_RUN");
             if (running) throw new IllegalStateException("vCPU " + id + " is already running on another thread");
             running = true;
+            runningTid = org.janus.kvm.libc.LibC.INSTANCE.gettid();
             // exit_reason is only rewritten by the next exit; a memory fault left in it must not be read again
             // when a later KVM_RUN fails with an unrelated EFAULT.
             if (last instanceof VcpuExit.MemoryFault) KvmRun.EXIT_REASON.put(run, ExitReason.UNKNOWN);
@@ -63,6 +66,7 @@ final class LinuxKvmVcpu implements KvmVcpu {
         } finally {
             synchronized (lock) {
                 running = false;
+                runningTid = 0;
                 last = exit;
                 if (closed) unmap();
             }
@@ -140,6 +144,18 @@ final class LinuxKvmVcpu implements KvmVcpu {
         synchronized (lock) {
             requireOpen("immediate_exit");
             KvmRun.IMMEDIATE_EXIT.put(run, immediateExit ? 1 : 0);
+        }
+    }
+
+    /**
+     * immediate_exit for the next KVM_RUN, and the kick signal for the one in progress: KVM leaves the guest at the
+     * signal and KVM_RUN returns EINTR. The signal goes only while the lock shows a thread inside KVM_RUN.
+     */
+    @Override public void kick() {
+        synchronized (lock) {
+            requireOpen("kick");
+            KvmRun.IMMEDIATE_EXIT.put(run, 1);
+            if (running && runningTid != 0) VcpuSignal.kick(runningTid);
         }
     }
 

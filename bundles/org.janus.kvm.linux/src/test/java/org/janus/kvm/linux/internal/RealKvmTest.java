@@ -217,6 +217,29 @@ class RealKvmTest {
     }
 
     /**
+     * A guest that spins (jmp $) never exits by itself, and immediate_exit is read only on entry: the kick's signal
+     * is what brings KVM_RUN back, with EINTR. Without it this test fails by its timeout.
+     */
+    @Test
+    void aKickInterruptsAGuestThatSpins() throws Exception {
+        try (GuestVm g = GuestVm.create(kvm)) {
+            g.load(CODE, 0xEB, 0xFE);            // jmp $
+            java.util.concurrent.CompletableFuture<VcpuExit> run = java.util.concurrent.CompletableFuture.supplyAsync(g.vcpu::run);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            // Kicks until KVM_RUN returns: the first may come before the thread entered KVM_RUN (then immediate_exit
+            // makes the entry return at once), so the loop ends on the run's result, not on a timing guess.
+            while (!run.isDone()) {
+                assertTrue(System.nanoTime() < deadline, "KVM_RUN of a spinning guest did not return within 10 s of kicks");
+                g.vcpu.kick();
+                Thread.sleep(10);
+            }
+            assertInstanceOf(VcpuExit.Interrupted.class, run.get());
+            assertEquals(CODE, g.vcpu.getRegs().rip(), "the guest is still at its jmp");
+            g.vcpu.setImmediateExit(false);
+        }
+    }
+
+    /**
      * kvm_pvm (a KVM backend that runs guests without SVM/VMX) reaches hypercalls only through its own paravirtual
      * ABI: VMMCALL and VMCALL raise #UD in the guest, so these guests cannot make one there.
      */

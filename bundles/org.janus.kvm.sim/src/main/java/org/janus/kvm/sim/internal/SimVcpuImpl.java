@@ -61,6 +61,8 @@ final class SimVcpuImpl implements SimVcpu {
     private Thread thread;
     private volatile boolean closed;
     private volatile boolean immediateExit;
+    /** A kick arrived: the KVM_RUN in progress returns EINTR even while the guest runs on without an exit. */
+    private volatile boolean kicked;
     private boolean guestAwaitsResume;
     private boolean hypercallPending;
     private VcpuExit finalExit;
@@ -107,7 +109,10 @@ final class SimVcpuImpl implements SimVcpu {
             vm.host().faults().check("KVM_RUN");
             // The first KVM_RUN creates pKVM's hypervisor VM (kvm_arch_vcpu_run_pid_change), immediate_exit or not.
             vm.markRan();
-            if (immediateExit) return new VcpuExit.Interrupted();
+            if (immediateExit) {
+                kicked = false;
+                return new VcpuExit.Interrupted();
+            }
             // tdx_vcpu_pre_run: a TD vCPU runs only once it is initialised and the TD finalized.
             TdxModule td = vm.tdx();
             if (td != null) {
@@ -140,6 +145,11 @@ final class SimVcpuImpl implements SimVcpu {
                     ensureOpen("KVM_RUN");
                     // A powered-off vCPU sleeps in KVM_RUN; the VMM's kick (a signal on the real kernel) ends the wait.
                     if (poweredOff && immediateExit) return new VcpuExit.Interrupted();
+                    if (kicked) {
+                        // The guest thread runs on to its next exit, which the next KVM_RUN returns.
+                        kicked = false;
+                        return new VcpuExit.Interrupted();
+                    }
                 }
                 if (e instanceof Event.Exit x) {
                     guestAwaitsResume = true;
@@ -163,7 +173,17 @@ final class SimVcpuImpl implements SimVcpu {
         }
     }
 
-    @Override public void setImmediateExit(boolean v) { immediateExit = v; }
+    @Override public void setImmediateExit(boolean v) {
+        immediateExit = v;
+        // A kick that arrived outside KVM_RUN is spent, as a signal whose handler already ran.
+        if (!v) kicked = false;
+    }
+
+    /** A signal to the vCPU thread on the real kernel: a KVM_RUN waiting for the guest's next exit returns EINTR. */
+    @Override public void kick() {
+        immediateExit = true;
+        kicked = true;
+    }
 
     @Override public void completeHypercall(long ret) { hypercallRet = ret; }
 
