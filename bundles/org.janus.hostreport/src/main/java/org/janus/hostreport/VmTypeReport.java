@@ -13,7 +13,8 @@ package org.janus.hostreport;
  * @param memoryAttributes KVM_CAP_MEMORY_ATTRIBUTES: attributes settable VM-wide (legacy mode)
  * @param guestMemfdMemoryAttributes KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES: attributes settable per guest_memfd
  *        (in-place mode), as the provider probed it
- * @param exitHypercall KVM_CAP_EXIT_HYPERCALL: hypercalls that can exit to userspace (bit 12: MAP_GPA_RANGE)
+ * @param exitHypercall KVM_CAP_EXIT_HYPERCALL: hypercalls that can exit to userspace (x86 bit 12: MAP_GPA_RANGE; arm64
+ *        with pKVM bits 3 and 4: MEM_SHARE and MEM_UNSHARE)
  */
 public record VmTypeReport(
         long type,

@@ -7,6 +7,7 @@ import java.util.TreeMap;
 import org.janus.hostreport.HostReport;
 import org.janus.hostreport.PlatformStrategy;
 import org.janus.hostreport.VmTypeReport;
+import org.janus.kvm.api.ArmSmccc;
 import org.janus.kvm.api.GuestMemfdFlags;
 import org.janus.kvm.api.Hypercalls;
 import org.janus.kvm.api.Kvm;
@@ -68,7 +69,14 @@ final class TextRenderer {
 
     private static String hypercalls(long mask) {
         long mapGpaRange = 1L << Hypercalls.KVM_HC_MAP_GPA_RANGE;
-        return named(mask, (mask & mapGpaRange) != 0 ? List.of("MAP_GPA_RANGE") : List.of(), mapGpaRange);
+        // arm64 with pKVM: the SMCCC function numbers of MEM_SHARE and MEM_UNSHARE (x86 offers only bit 12).
+        long share = 1L << ArmSmccc.KVM_FUNC_MEM_SHARE;
+        long unshare = 1L << ArmSmccc.KVM_FUNC_MEM_UNSHARE;
+        List<String> names = new ArrayList<>();
+        if ((mask & share) != 0) names.add("MEM_SHARE");
+        if ((mask & unshare) != 0) names.add("MEM_UNSHARE");
+        if ((mask & mapGpaRange) != 0) names.add("MAP_GPA_RANGE");
+        return named(mask, names, mapGpaRange | share | unshare);
     }
 
     private static String named(long value, List<String> names, long knownBits) {

@@ -30,6 +30,14 @@ class RenderingTest {
     }
 
     @Test
+    void pkvmShowsItsShareExitsAndTheInPlaceStrategy() {
+        String text = new TextRenderer().render(new HostProber().probe(SimKvm.create(SimProfile.INPLACE, SimHardware.ARM64_PKVM)));
+        assertTrue(text.matches("(?s).*\\n  arm64-protected\\(ipa=0\\) \\(0x80000000\\) +yes +0x3 MMAP\\|INIT_SHARED +0x0 +0x8 PRIVATE"
+                + " +0x18 MEM_SHARE\\|MEM_UNSHARE\\n.*"), text);
+        assertTrue(text.matches("(?s).*\\n  pkvm +0x80000000 +guest-memfd \\(in-place\\) .*"), text);
+    }
+
+    @Test
     void textShowsCapabilitiesWithBitNamesAndOneLinePerPlatform() {
         String text = new TextRenderer().render(inPlace);
         assertTrue(text.startsWith("KVM provider   sim\ndescription    software KVM (sim): kernel profile inplace, hardware amd-snp\n"), text);
