@@ -46,7 +46,7 @@ class ExamplesIT {
     @Test
     void theDistributionCarriesTheExamples() throws Exception {
         for (String name : new String[] {"plain.json", "sw-protected-inplace.json", "sw-protected-legacy.json", "snp-inplace.json",
-                "snp-legacy.json"}) {
+                "snp-legacy.json", "snp-direct-boot.json", "direct-boot/kernel", "direct-boot/initrd"}) {
             assertEquals(Files.readString(examples.resolve(name)), Files.readString(dist.home().resolve("examples").resolve(name)), name);
         }
     }
@@ -132,6 +132,51 @@ class ExamplesIT {
         assertEquals(0, m.exitCode(), m.toString());
         assertEquals(digest, line(m.out(), "  expected  "), m.toString());
         assertTrue(m.out().contains("  vcpus     2 x EPYC-v4") && m.out().contains("  firmware  " + OVMF), m.toString());
+    }
+
+    /**
+     * The measured direct boot example on Debian's OVMF.amdsev.fd, which the build put into the distribution's
+     * firmware/ (or ovmf-amdsev installed): run and measure both give the digest sev-snp-measure computed for the
+     * recorded image, kernel, initrd and command line. Without the image, or with another build of it than the one
+     * recorded, skipped with the reason, except in CI, where it fails.
+     */
+    @Test
+    void theMeasuredDirectBootExampleBootsWithTheDigestSevSnpMeasureComputes() throws Exception {
+        JsonObject recorded = JsonParser.parseString(Files.readString(MEASUREMENTS)).getAsJsonObject().getAsJsonObject("amdSevDirectBoot");
+        JsonObject image = recorded.getAsJsonObject("image");
+        String name = image.get("name").getAsString();
+        Path firmware = Files.isRegularFile(dist.home().resolve("firmware").resolve(name)) ? dist.home().resolve("firmware").resolve(name)
+                : Path.of("/").resolve(image.get("path").getAsString());
+        String reason = !Files.isRegularFile(firmware) ? name + " is neither in the distribution's firmware/ nor installed"
+                + " (tools/fetch-ovmf-amdsev.sh; -Djanus.ovmf.amdsev.skip=true builds without it)"
+                : !sha256(firmware).equals(image.get("sha256").getAsString()) ? firmware + " has SHA-256 " + sha256(firmware)
+                + ", not the recorded " + image.get("sha256").getAsString() + " of " + image.get("package").getAsString() + " "
+                + image.get("version").getAsString() : null;
+        if (reason != null) {
+            if (System.getenv("CI") != null || Boolean.getBoolean("janus.ovmf.required")) fail(reason + " (required in CI)");
+            assumeTrue(false, reason);
+        }
+        String golden = null;
+        for (JsonElement e : recorded.getAsJsonArray("digests")) {
+            JsonObject d = e.getAsJsonObject();
+            if (d.has("example") && d.get("example").getAsString().equals("snp-direct-boot.json")) golden = d.get("digest").getAsString();
+        }
+        assertTrue(golden != null, MEASUREMENTS + " records no digest for snp-direct-boot.json");
+
+        Distribution.Run r = run("run", example("snp-direct-boot.json"));
+        assertEquals(0, r.exitCode(), r.toString());
+        assertEquals(golden, line(r.out(), "  digest    "), "the firmware's digest is what sev-snp-measure computes");
+        assertEquals(golden, line(r.out(), "  expected  "), r.toString());
+        assertTrue(r.out().contains("  measured  equal") && r.out().contains("SEV-SNP launch finished (in place"), r.toString());
+        assertTrue(r.out().strip().endsWith("result: ok - the guest wrote exit code 0 to port 0xf4 (vCPU 0)"), r.toString());
+        Distribution.Run m = run("measure", example("snp-direct-boot.json"));
+        assertEquals(0, m.exitCode(), m.toString());
+        assertEquals(golden, line(m.out(), "  expected  "), m.toString());
+        assertTrue(m.out().contains("  firmware  " + firmware), m.toString());
+    }
+
+    private static String sha256(Path file) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
     }
 
     @Test
