@@ -125,8 +125,9 @@ public record GoldenData(Producer producer, Map<String, Image> images, List<Meas
         public static final String PROPERTY = "janus.ovmf.amdsev";
 
         /**
-         * The recorded image: looked for at {@value #PROPERTY} when set, in the extracted copy of its version, in
-         * the copy in use ({@code current}), and installed ({@code /usr/share/ovmf}). Without it, or when every copy
+         * The recorded image: the file the system property {@value #PROPERTY} names when it is set; otherwise the
+         * extracted copy of its version, the copy in use ({@code current}) or the installed one
+         * ({@code /usr/share/ovmf}), whichever is the recorded image first. Without it, or when every copy
          * found has another SHA-256 (Debian published a new build, so the recorded digests no longer apply), the
          * test is skipped with the reason; in CI ({@code CI} set, or {@code -Djanus.ovmf.required=true}) it fails.
          */
@@ -134,12 +135,14 @@ public record GoldenData(Producer producer, Map<String, Image> images, List<Meas
             List<Path> candidates = new ArrayList<>();
             String explicit = System.getProperty(PROPERTY);
             if (explicit != null && !explicit.isBlank()) {
+                // Named explicitly: that file or nothing, never silently another copy.
                 candidates.add(Path.of(explicit));
+            } else {
+                Path cache = repositoryRoot().resolve(CACHE);
+                candidates.add(cache.resolve(image.version()).resolve(image.path()));
+                candidates.add(cache.resolve("current").resolve(image.path()));
+                candidates.add(Path.of("/").resolve(image.path()));
             }
-            Path cache = repositoryRoot().resolve(CACHE);
-            candidates.add(cache.resolve(image.version()).resolve(image.path()));
-            candidates.add(cache.resolve("current").resolve(image.path()));
-            candidates.add(Path.of("/").resolve(image.path()));
             List<String> others = new ArrayList<>();
             for (Path candidate : candidates) {
                 if (!Files.isRegularFile(candidate)) {
