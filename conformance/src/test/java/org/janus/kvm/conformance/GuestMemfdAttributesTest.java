@@ -25,6 +25,11 @@ class GuestMemfdAttributesTest extends KvmTargetTest {
 
     static final long PRIVATE = MemoryAttribute.PRIVATE;
     static final long BOTH = GuestMemfdFlags.MMAP | GuestMemfdFlags.INIT_SHARED;
+    /**
+     * The host diagnostic of /sys/module/kvm/parameters/gmem_in_place_conversion, present where the file exists: as
+     * applied (§13) only in kernels built with CONFIG_KVM_VM_MEMORY_ATTRIBUTES.
+     */
+    static final String MODE_PARAMETER = "kvm.parameter.gmem_in_place_conversion";
 
     private static MemoryAttributes2 attrs(long offset, long size, long attributes) {
         return MemoryAttributes2.of(offset, size, attributes);
@@ -64,17 +69,69 @@ class GuestMemfdAttributesTest extends KvmTargetTest {
 
     @Test
     void legacyModeHasNoGuestMemfdAttributes() {
-        List<VmCaps> legacy = allCaps().stream().filter(VmCaps::legacy).toList();
-        assumeTrue(!legacy.isEmpty(), "no VM type is in the legacy mode (" + describeTypes() + ")");
-        for (VmCaps c : legacy) {
+        boolean legacyHost = allCaps().stream().anyMatch(VmCaps::legacy);
+        assumeTrue(legacyHost, "no VM type is in the legacy mode (" + describeTypes() + ")");
+        // The mode is the host's (gmem_in_place_conversion): no VM type of a legacy host has the guest_memfd ioctl.
+        for (VmCaps c : allCaps().stream().filter(VmCaps::hasGuestMemfd).toList()) {
+            assertEquals(0, c.gmemAttributes(), c + ": KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES on a legacy host");
             KvmVm vm = createVm(c.type());
             GuestMemfd gmem = createGmem(vm, 4 * page, 0);
             expectErrno(Errno.ENOTTY, c.typeName() + ": KVM_SET_MEMORY_ATTRIBUTES2 in the legacy mode",
                     () -> gmem.setMemoryAttributes2(attrs(0, page, PRIVATE)));
+            expectErrno(Errno.ENOTTY, c.typeName() + ": KVM_SET_MEMORY_ATTRIBUTES2 to shared in the legacy mode",
+                    () -> gmem.setMemoryAttributes2(attrs(0, page, 0)));
             // ENOTTY before any argument check: the ioctl does not exist here.
             expectErrno(Errno.ENOTTY, c.typeName() + ": KVM_SET_MEMORY_ATTRIBUTES2 with flags 1",
                     () -> gmem.setMemoryAttributes2(new MemoryAttributes2(0, page, PRIVATE, 1, new long[MemoryAttributes2.RESERVED_WORDS])));
         }
+    }
+
+    /**
+     * In the in-place mode a VM without private memory has the ioctl (flags are checked) but converts nothing, not even
+     * to the shared its pages already are: kvm_gmem_set_attributes checks kvm_arch_has_private_mem after flags and
+     * reserved words and before the attributes, the range and the no-op (§13).
+     */
+    @Test
+    void aVmWithoutPrivateMemoryConvertsNothing() {
+        assumeTrue(allCaps().stream().anyMatch(VmCaps::inPlace), "no VM type is in the in-place mode (" + describeTypes() + ")");
+        List<VmCaps> withoutPrivate = allCaps().stream()
+                .filter(c -> c.hasGuestMemfd() && !c.inPlace() && c.initShared()).toList();
+        assumeTrue(!withoutPrivate.isEmpty(), "no VM type without private memory offers a shared guest_memfd (" + describeTypes() + ")");
+        for (VmCaps c : withoutPrivate) {
+            assertEquals(0, c.gmemAttributes(), c + ": KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES");
+            KvmVm vm = createVm(c.type());
+            GuestMemfd gmem = createGmem(vm, 2 * page, BOTH);
+            HostMapping mem = map(gmem, 0, 2 * page);
+            mem.write(0, pageOf(0x4d));
+            String t = c.typeName() + ": ";
+            expectErrno(Errno.EINVAL, t + "flags 1",
+                    () -> gmem.setMemoryAttributes2(new MemoryAttributes2(0, page, 0, 1, new long[MemoryAttributes2.RESERVED_WORDS])));
+            expectErrno(Errno.EINVAL, t + "shared, which the page already is", () -> gmem.setMemoryAttributes2(attrs(0, page, 0)));
+            expectErrno(Errno.EINVAL, t + "PRIVATE", () -> gmem.setMemoryAttributes2(attrs(0, page, PRIVATE)));
+            expectErrno(Errno.EINVAL, t + "PRIVATE across the end", () -> gmem.setMemoryAttributes2(attrs(page, 2 * page, PRIVATE)));
+            assertShared(mem, 0, 0x4d, t + "page 0 after the refused requests");
+        }
+    }
+
+    /**
+     * A request for the attributes a range already has returns 0 before anything is checked against the pages: a
+     * pinned page can stay shared, and a private page can be asked to be private again (§13: the no-op precedes the
+     * reference check).
+     */
+    @Test
+    void askingForTheCurrentAttributesSucceedsEvenWhenPinned() {
+        VmCaps c = inPlaceType();
+        SharedFile f = sharedFile(c, 2);
+        f.mem().write(0, filled((int) (2 * page), 0x2e));
+        PagePin pin = f.mem().pin(0, page);
+        f.gmem().setMemoryAttributes2(attrs(0, page, 0));
+        KvmException e = expectErrno(Errno.EAGAIN, "page 0 pinned, to private", () -> f.gmem().setMemoryAttributes2(attrs(0, page, PRIVATE)));
+        assertEquals(0, e.errorOffset(), "error_offset of the pinned page");
+        f.gmem().setMemoryAttributes2(attrs(page, page, PRIVATE));
+        f.gmem().setMemoryAttributes2(attrs(page, page, PRIVATE));
+        assertPrivate(f.mem(), page, "page 1 asked for PRIVATE twice");
+        assertShared(f.mem(), 0, 0x2e, "pinned page 0");
+        pin.close();
     }
 
     @Test

@@ -14,8 +14,12 @@ public interface GuestMemfd extends MemoryFile {
      * offset+size)} private or shared. Contents are preserved by KVM (confidential hardware may scramble them).
      * Converting to private unmaps the range from every host mapping; host access then fails.
      *
-     * @throws KvmException ENOTTY where attributes are VM-wide (legacy mode, or no in-place support); EINVAL for
-     *         flags or reserved words not zero, an unsupported attribute, size 0, overflow, misalignment or a range
+     * <p>A request for the attributes the range already has returns 0 (after the checks below, before any page is
+     * looked at).
+     *
+     * @throws KvmException ENOTTY where attributes are VM-wide (legacy mode, or no in-place support), before the
+     *         argument is read; EINVAL, in this order, for flags or reserved words not zero, a VM without private
+     *         memory (whatever the attributes), an unsupported attribute, size 0, overflow, misalignment or a range
      *         beyond the file; EAGAIN, with {@link KvmException#errorOffset()}, when a page to become private has
      *         extra references (pinned for DMA, spliced): release them and retry; ENOMEM; EFAULT; EINTR
      */

@@ -33,8 +33,9 @@ public enum KvmCap {
     GUEST_MEMFD_FLAGS(244),
     /**
      * Bitmask of attributes settable with KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (the in-place
-     * conversion series). Its number moved between versions of the series (249, 250, 251), so it has none
-     * here: providers answer it by probing the interface itself rather than trusting a number.
+     * conversion series). Its number moved between versions of the series (249, 250, 251; 252 as applied for
+     * Linux 7.4), so it has none here: providers answer it by probing the interface itself rather than trusting a
+     * number.
      */
     GUEST_MEMFD_MEMORY_ATTRIBUTES(-1);
 

@@ -42,9 +42,11 @@ public interface KvmVm extends AutoCloseable {
     /**
      * KVM_SET_MEMORY_ATTRIBUTES: VM-wide attributes by GPA (legacy mode). No memory is freed on either side.
      *
-     * @throws KvmException EINVAL for flags, unsupported attributes (PRIVATE on a VM without private memory),
-     *         size 0, overflow or misalignment; ENOMEM; ENOTTY in the in-place mode, where attributes live in
-     *         each guest_memfd
+     * @throws KvmException EINVAL for flags, unsupported attributes (PRIVATE on a VM without private memory, and
+     *         on every VM in the in-place mode, where attributes live in each guest_memfd), size 0, overflow or
+     *         misalignment; ENOMEM; ENOTTY on x86 where the kernel lacks the ioctl (before the in-place series
+     *         without private-memory VM types; with it, built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES); EINVAL on arm64,
+     *         which never has it
      */
     void setMemoryAttributes(MemoryAttributes attributes);
 

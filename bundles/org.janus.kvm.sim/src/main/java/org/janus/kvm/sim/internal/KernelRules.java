@@ -11,8 +11,13 @@ import org.janus.kvm.sim.SimProfile;
  * attribute interface is live. Facts from kvm-uapi.md; section numbers in comments refer to it.
  */
 public final class KernelRules {
-    /** KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES in v8 of the in-place series (§1.3); the sim models v8. */
+    /** KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES in v8 of the in-place series (§1.3): profiles inplace, inplace-off. */
     public static final int CAP_GMEM_MEMORY_ATTRIBUTES_V8 = 250;
+    /**
+     * KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES as applied for 7.4 (§13; mainline 7.3 already has 250 PPC_COMPAT_CAPS and
+     * 251 ARM_PMU_V3_STRICT): the 7.4 profiles.
+     */
+    public static final int CAP_GMEM_MEMORY_ATTRIBUTES_APPLIED = 252;
     /** KVM_EXIT_HYPERCALL_VALID_MASK: only KVM_HC_MAP_GPA_RANGE can exit to userspace (§1.6). */
     public static final long EXIT_HYPERCALL_VALID_MASK = 1L << 12;
     /** KVM_MAX_CPUID_ENTRIES. */
@@ -46,11 +51,70 @@ public final class KernelRules {
 
     public boolean isX86() { return hardware.isX86(); }
 
-    /** The in-place mode is active: attributes live in each guest_memfd (§4.3). */
-    public boolean inPlace() { return profile == SimProfile.INPLACE; }
+    /**
+     * The in-place mode is active: attributes live in each guest_memfd (§4.3). On 7.4 only where the arch has private
+     * memory (x86): elsewhere gmem_in_place_conversion is the constant false (kvm_host.h without
+     * kvm_arch_has_private_mem).
+     */
+    public boolean inPlace() {
+        return switch (profile) {
+            case INPLACE -> true;
+            case K7_4_INPLACE, K7_4_NOVMATTR -> isX86();
+            default -> false;
+        };
+    }
 
     /** A kernel carrying the in-place series (mode on or off): it knows KVM_SET_MEMORY_ATTRIBUTES2 and its cap. */
-    public boolean seriesKernel() { return profile == SimProfile.INPLACE || profile == SimProfile.INPLACE_OFF; }
+    public boolean seriesKernel() { return seriesAsPostedInV8() || seriesAsApplied(); }
+
+    /** The series as posted in v8 (profiles inplace, inplace-off). */
+    public boolean seriesAsPostedInV8() { return profile == SimProfile.INPLACE || profile == SimProfile.INPLACE_OFF; }
+
+    /** The series as applied for 7.4 (§13). */
+    public boolean seriesAsApplied() {
+        return profile == SimProfile.K7_4 || profile == SimProfile.K7_4_INPLACE || profile == SimProfile.K7_4_NOVMATTR;
+    }
+
+    /**
+     * The number of KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES in this kernel, or -1 where it has none. Only the model
+     * knows it by number; the providers answer {@link org.janus.kvm.api.KvmCap#GUEST_MEMFD_MEMORY_ATTRIBUTES} by
+     * probing.
+     */
+    public int gmemMemoryAttributesCapNumber() {
+        if (seriesAsApplied()) return CAP_GMEM_MEMORY_ATTRIBUTES_APPLIED;
+        return seriesAsPostedInV8() ? CAP_GMEM_MEMORY_ATTRIBUTES_V8 : -1;
+    }
+
+    /**
+     * The VM-wide KVM_SET_MEMORY_ATTRIBUTES and KVM_CAP_MEMORY_ATTRIBUTES are compiled in: x86 before the series
+     * (CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES) and series kernels built with CONFIG_KVM_VM_MEMORY_ATTRIBUTES (§13), which
+     * depends on x86's confidential VM options. Without it the VM ioctl falls to kvm_arch_vm_ioctl.
+     */
+    public boolean vmMemoryAttributesBuilt() { return isX86() && profile != SimProfile.K7_4_NOVMATTR; }
+
+    /**
+     * The value of /sys/module/kvm/parameters/gmem_in_place_conversion, or null where the file does not exist. v8
+     * declared it wherever the series was built; as applied it exists only with CONFIG_KVM_VM_MEMORY_ATTRIBUTES=y,
+     * where it defaults to N (§13).
+     */
+    public String gmemInPlaceConversionParameter() {
+        return switch (profile) {
+            case INPLACE -> "Y";
+            case INPLACE_OFF -> "N";
+            case K7_4 -> vmMemoryAttributesBuilt() ? "N" : null;
+            case K7_4_INPLACE -> vmMemoryAttributesBuilt() ? "Y" : null;
+            default -> null;
+        };
+    }
+
+    /**
+     * Whether a guest_memfd memslot is gmem-only, all its faults served from guest_memfd: with GUEST_MEMFD_FLAG_MMAP
+     * (6.18), and as applied for 7.4 every guest_memfd memslot in the in-place mode (kvm_gmem_prepare_memory_region:
+     * {@code gmem_in_place_conversion || kvm_gmem_supports_mmap(inode)}).
+     */
+    public boolean gmemOnlyMemslot(boolean gmemHasMmap) {
+        return gmemHasMmap && gmemFlagsExist() || seriesAsApplied() && inPlace();
+    }
 
     /**
      * The errno of binding a guest_memfd range that another memslot already binds: EINVAL up to 6.18 (measured on
@@ -160,7 +224,7 @@ public final class KernelRules {
     /** KVM_CHECK_EXTENSION, at system scope ({@code type} null) or on a VM of {@code type}. */
     public int checkExtension(int cap, Long type) {
         boolean x86 = isX86();
-        if (cap == CAP_GMEM_MEMORY_ATTRIBUTES_V8 && seriesKernel()) return (int) gmemMemoryAttributes(type);
+        if (cap == gmemMemoryAttributesCapNumber()) return (int) gmemMemoryAttributes(type);
         return switch (cap) {
             case 0, 1, 3 -> 1;                                  // IRQCHIP, HLT, USER_MEMORY
             case 4, 7 -> x86 ? 1 : 0;                           // SET_TSS_ADDR, EXT_CPUID
@@ -175,13 +239,22 @@ public final class KernelRules {
             case 209 -> x86 ? 1 : 0;                            // SYS_ATTRIBUTES
             case 231 -> 1;                                      // USER_MEMORY2
             case 232 -> x86 ? 1 : 0;                            // MEMORY_FAULT_INFO
-            case 233 -> inPlace() ? 0 : (int) supportedMemAttributes(type); // MEMORY_ATTRIBUTES (§4.1, §4.3)
+            case 233 -> (int) vmWideMemAttributes(type);       // MEMORY_ATTRIBUTES (§4.1, §4.3, §13)
             case 234 -> gmemSupported(type) ? 1 : 0;            // GUEST_MEMFD
             case 235 -> (int) vmTypesMask();                    // VM_TYPES (absent on arm64: 0)
             case 236 -> x86 ? 1 : 0;                            // PRE_FAULT_MEMORY
             case 244 -> (int) gmemSupportedFlags(type);         // GUEST_MEMFD_FLAGS (0: unknown on 6.12)
             default -> 0;
         };
+    }
+
+    /**
+     * kvm_supported_vm_mem_attributes: what the VM-wide KVM_SET_MEMORY_ATTRIBUTES takes. 0 in the in-place mode (v8 and
+     * as applied) and where the ioctl is not built.
+     */
+    public long vmWideMemAttributes(Long type) {
+        if (!vmMemoryAttributesBuilt() || inPlace()) return 0;
+        return supportedMemAttributes(type);
     }
 
     /** KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES (§4.5): PRIVATE when the in-place mode is on and the VM has private memory. */
@@ -211,6 +284,7 @@ public final class KernelRules {
             case K6_12 -> "6.12.0-janus-sim";
             case K7_3 -> "7.3.0-janus-sim";
             case INPLACE, INPLACE_OFF -> "7.3.0-gmem-inplace-v8-janus-sim";
+            case K7_4, K7_4_INPLACE, K7_4_NOVMATTR -> "7.4.0-janus-sim";
         };
     }
 }

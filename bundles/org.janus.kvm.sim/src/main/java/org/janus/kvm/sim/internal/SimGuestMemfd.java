@@ -112,9 +112,12 @@ final class SimGuestMemfd implements GuestMemfd {
         // Before the series, or with the mode off, guest_memfd has no such ioctl (§4.3).
         if (!rules.inPlace()) throw new KvmException(SET_ATTRIBUTES2, Errno.ENOTTY,
                 "attributes are VM-wide on this kernel (profile " + rules.profile().id() + ")");
-        // Validation in the order of v7 kvm_gmem_set_attributes (§4.4 steps 2-7).
+        // Validation in the order of kvm_gmem_set_attributes (v8 and as applied, §13).
         if (a.flags() != 0) throw new KvmException(SET_ATTRIBUTES2, Errno.EINVAL, "flags must be 0");
         for (long r : a.reserved()) if (r != 0) throw new KvmException(SET_ATTRIBUTES2, Errno.EINVAL, "reserved must be 0");
+        // kvm_arch_has_private_mem(f->kvm), before the attributes: even "shared" is refused, the range left as it is.
+        if (!rules.hasPrivateMem(vm.type())) throw new KvmException(SET_ATTRIBUTES2, Errno.EINVAL,
+                "a " + org.janus.kvm.api.VmType.name(vm.type()) + " VM has no private memory to convert");
         if ((a.attributes() & ~rules.supportedMemAttributes(vm.type())) != 0)
             throw new KvmException(SET_ATTRIBUTES2, Errno.EINVAL, "unsupported attributes 0x" + Long.toHexString(a.attributes()));
         long offset = a.offset();

@@ -137,14 +137,10 @@ public final class SimHost {
         d.put("sim.profile", rules.profile().id());
         d.put("sim.hardware", rules.hardware().id());
         d.put("kernel.release", rules.kernelRelease());
-        // The module parameter of the in-place series, v8 name (§4.3); absent on kernels without the series.
-        String param = switch (rules.profile()) {
-            case INPLACE -> "Y";
-            case INPLACE_OFF -> "N";
-            default -> null;
-        };
-        d.put("/sys/module/kvm/parameters/gmem_in_place_conversion", param == null ? "(absent)" : param);
-        d.put("/sys/module/kvm/parameters/vm_memory_attributes", "(absent)");
+        // /sys/module/kvm/parameters/gmem_in_place_conversion, under the key the linux provider uses, and like it
+        // only where the file exists: kernels with the series that declare the parameter (§4.3, §13).
+        String param = rules.gmemInPlaceConversionParameter();
+        if (param != null) d.put("kvm.parameter.gmem_in_place_conversion", param);
         d.put("note", "modelled kernel, not a real /dev/kvm");
         return d;
     }

@@ -31,8 +31,10 @@ public final class SimKvmComponent {
     public @interface Config {
         @AttributeDefinition(name = "Kernel profile",
                 description = "The kernel the model behaves as: 6.12 (guest_memfd without flags), 7.3 (6.18+ "
-                        + "semantics, VM-wide attributes), inplace (in-place conversion series, mode on), "
-                        + "inplace-off (the series with the mode off).")
+                        + "semantics, VM-wide attributes), inplace (in-place conversion series as posted in v8, mode "
+                        + "on), inplace-off (v8 with the mode off), 7.4 (the series as applied, built with "
+                        + "CONFIG_KVM_VM_MEMORY_ATTRIBUTES, gmem_in_place_conversion=N: legacy), 7.4-inplace (the "
+                        + "same build with gmem_in_place_conversion=Y), 7.4-novmattr (built without it: in-place only).")
         String profile() default "inplace";
 
         @AttributeDefinition(name = "Hardware",

@@ -166,7 +166,7 @@ final class SimVm implements KvmVm, SimVmView {
             if (Long.compareUnsigned(r.guestPhysAddr() + size, rules.maxGpa(type)) > 0)
                 throw new KvmException(op, rules.isX86() ? Errno.EINVAL : Errno.EFAULT, "memslot beyond the guest physical address space");
             host.faults().check(op);
-            boolean gmemOnly = gmem != null && gmem.hasMmap() && rules.gmemFlagsExist();
+            boolean gmemOnly = gmem != null && rules.gmemOnlyMemslot(gmem.hasMmap());
             Memslot slot = new Memslot(r.slot(), r.flags(), r.guestPhysAddr(), size, r.userspaceAddr(),
                     gmemFlag ? r.guestMemfdOffset() : 0, gmem, gmemOnly);
             if (old != null) removeSlot(old);
@@ -220,12 +220,15 @@ final class SimVm implements KvmVm, SimVmView {
         ensureOpen(op);
         // arm64 has no generic memory attributes: the ioctl falls to kvm_arch_vm_ioctl, which answers -EINVAL.
         if (!rules.isX86()) throw new KvmException(op, Errno.EINVAL, "no memory attributes on arm64");
-        if (rules.inPlace()) throw new KvmException(op, Errno.ENOTTY,
-                "attributes live in each guest_memfd in the in-place mode (use KVM_SET_MEMORY_ATTRIBUTES2)");
+        // Built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES: x86's kvm_arch_vm_ioctl answers an unknown ioctl -ENOTTY.
+        if (!rules.vmMemoryAttributesBuilt()) throw new KvmException(op, Errno.ENOTTY,
+                "kernel built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES: attributes live in each guest_memfd");
         if (a.flags() != 0) throw new KvmException(op, Errno.EINVAL, "flags must be 0");
-        if ((a.attributes() & ~rules.supportedMemAttributes(type)) != 0)
+        // kvm_supported_vm_mem_attributes: nothing in the in-place mode, so PRIVATE is EINVAL there (0 passes).
+        if ((a.attributes() & ~rules.vmWideMemAttributes(type)) != 0)
             throw new KvmException(op, Errno.EINVAL, "attributes 0x" + Long.toHexString(a.attributes())
-                    + " not supported by a " + VmType.name(type) + " VM");
+                    + (rules.inPlace() ? " not taken VM-wide in the in-place mode (attributes live in each guest_memfd)"
+                            : " not supported by a " + VmType.name(type) + " VM"));
         if (a.size() == 0 || Long.compareUnsigned(a.address() + a.size(), a.address()) < 0)
             throw new KvmException(op, Errno.EINVAL, "size 0 or address + size overflows");
         if (a.address() % page != 0 || a.size() % page != 0)

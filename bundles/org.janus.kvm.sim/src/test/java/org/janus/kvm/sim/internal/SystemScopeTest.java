@@ -19,7 +19,8 @@ class SystemScopeTest {
     @Test
     void unknownIdsNameTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SimProfile.byId("6.18"));
-        assertTrue(e.getMessage().contains("6.12, 7.3, inplace, inplace-off"), e.getMessage());
+        assertTrue(e.getMessage().contains("6.12, 7.3, inplace, inplace-off, 7.4, 7.4-inplace, 7.4-novmattr"), e.getMessage());
+        assertEquals(SimProfile.K7_4_NOVMATTR, SimProfile.byId("7.4-novmattr"));
         e = assertThrows(IllegalArgumentException.class, () -> SimHardware.byId("riscv"));
         assertTrue(e.getMessage().contains("x86, amd-snp, intel-tdx, arm64, arm64-pkvm"), e.getMessage());
         assertEquals(SimHardware.ARM64_PKVM, SimHardware.byId("arm64-pkvm"));
@@ -51,6 +52,6 @@ class SystemScopeTest {
         arm.createVm(40).close();
         assertEquals(12, arm.getApiVersion());
         assertEquals("Y", SimKvm.create(SimProfile.INPLACE, SimHardware.X86).hostDiagnostics()
-                .get("/sys/module/kvm/parameters/gmem_in_place_conversion"));
+                .get("kvm.parameter.gmem_in_place_conversion"));
     }
 }
