@@ -38,9 +38,12 @@ class ImplicitConversionTest extends KvmTargetTest {
         assumeTrue(c.legacy() || c.inPlace(), c + ": neither memory-attribute mode");
         assumeTrue(!c.inPlace() || c.initShared(), c + ": in-place mode without GUEST_MEMFD_FLAG_INIT_SHARED");
         KvmVm vm = createVm(type);
+        // A TD takes vCPUs only after KVM_TDX_INIT_VM, and runs them only once initialised and finalized.
+        if (type == VmType.X86_TDX) TdxCommandsTest.initTd(vm);
         GuestRig rig = new GuestRig(this, vm, c, 2 * page);
         KvmVcpu vcpu = createVcpu(vm, 0);
         assumeTrue(vcpu instanceof SimVcpu, "an SNP/TDX guest needs a launched confidential VM; only the software KVM runs one here");
+        if (type == VmType.X86_TDX) TdxCommandsTest.finalizeTd(vm, vcpu);
         ((SimVcpu) vcpu).load(cpu -> {
             cpu.writePrivate(DATA_GPA, filled((int) page, PATTERN));
             byte[] back = cpu.readPrivate(DATA_GPA, (int) page);

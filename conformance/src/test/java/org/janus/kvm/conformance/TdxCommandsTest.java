@@ -88,6 +88,19 @@ class TdxCommandsTest extends KvmTargetTest {
         assertEquals(0, td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.CAPABILITIES, 0, caps)), "CAPABILITIES at any time");
     }
 
+    /** Makes {@code td} a TD whose vCPUs can be created: KVM_TDX_CAPABILITIES, then KVM_TDX_INIT_VM with what they offer. */
+    static void initTd(KvmVm td) {
+        byte[] caps = capabilities(256);
+        td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.CAPABILITIES, 0, caps));
+        td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.INIT_VM, 0, initVm(caps)));
+    }
+
+    /** KVM_TDX_INIT_VCPU on each vCPU, then KVM_TDX_FINALIZE_VM: the TD runs (tdx_vcpu_pre_run wants both). */
+    static void finalizeTd(KvmVm td, KvmVcpu... vcpus) {
+        for (KvmVcpu v : vcpus) v.memoryEncryptOp(TdxCommand.withValue(TdxCommand.INIT_VCPU, 0));
+        td.memoryEncryptOp(TdxCommand.withValue(TdxCommand.FINALIZE_VM, 0));
+    }
+
     private static byte[] capabilities(int entries) {
         byte[] b = new byte[2056 + entries * 40];
         ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(2048, entries);
