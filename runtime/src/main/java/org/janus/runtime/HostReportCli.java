@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "host-report", description = {
     "What KVM offers on this host (the real /dev/kvm, else the software KVM) and which memory strategy each "
             + "confidential platform would get, and why.",
-    "--profile (6.12, 7.3, inplace, inplace-off) and --hardware (x86, amd-snp, intel-tdx, arm64, arm64-pkvm) configure "
+    "--profile (6.12, 7.3, inplace, inplace-off, 7.4, 7.4-inplace, 7.4-novmattr) and --hardware (x86, amd-snp, "
+            + "intel-tdx, arm64, arm64-pkvm) configure "
             + "the software KVM and imply --provider sim; they are kept in conf/org.janus.kvm.sim.cfg, so later runs "
             + "keep them (values the sim refuses are taken back)."})
 final class HostReportCli implements Callable<Integer> {

@@ -18,6 +18,10 @@ import java.util.Optional;
  * @param platforms one entry per confidential platform, in {@link Platforms#ALL} order
  * @param diagnostics the provider's host diagnostics (kernel release, kvm module parameters): shown, never used
  *        to decide anything
+ * @param kernelBuild one sentence on the memory-attribute interfaces the kernel was built and booted with: whether it
+ *        carries the in-place conversion series (and which version), its module parameter
+ *        {@code gmem_in_place_conversion} or the build without it, and the mode the probes found; from the probes,
+ *        the kernel release and the parameter's sysfs file, and like the diagnostics never used to decide anything
  */
 public record HostReport(
         String provider,
@@ -27,7 +31,8 @@ public record HostReport(
         int armIpaSize,
         List<VmTypeReport> vmTypes,
         List<PlatformStrategy> platforms,
-        Map<String, String> diagnostics) {
+        Map<String, String> diagnostics,
+        String kernelBuild) {
 
     public HostReport {
         vmTypes = List.copyOf(vmTypes);

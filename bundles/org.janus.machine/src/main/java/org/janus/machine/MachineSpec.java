@@ -45,7 +45,7 @@ public record MachineSpec(String name, KvmSection kvm, PlatformSection platform,
      * @param provider {@code auto} (the real kernel when it can run the platform and no guest program is named,
      *        else the software KVM), {@code linux} or {@code sim}
      * @param profile the software KVM's kernel profile ({@code 6.12}, {@code 7.3}, {@code inplace},
-     *        {@code inplace-off}), or null for the configured one
+     *        {@code inplace-off}, {@code 7.4}, {@code 7.4-inplace}, {@code 7.4-novmattr}), or null for the configured one
      * @param hardware the software KVM's hardware ({@code x86}, {@code amd-snp}, ...), or null for the configured one
      */
     public record KvmSection(String provider, String profile, String hardware) {

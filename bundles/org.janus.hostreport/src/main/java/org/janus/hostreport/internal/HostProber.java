@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.janus.hostreport.HostReport;
 import org.janus.hostreport.MemoryStrategy;
 import org.janus.hostreport.PlatformStrategy;
@@ -32,7 +34,8 @@ final class HostProber {
             List<PlatformStrategy> none = Platforms.ALL.stream()
                     .map(p -> new PlatformStrategy(p, Platforms.vmType(p), MemoryStrategy.UNAVAILABLE, reason))
                     .toList();
-            return new HostReport(kvm.provider(), kvm.description(), apiVersion, 0, 0, List.of(), none, diagnostics);
+            return new HostReport(kvm.provider(), kvm.description(), apiVersion, 0, 0, List.of(), none, diagnostics,
+                    "unknown: KVM unusable");
         }
         int vmTypesMask = kvm.checkExtension(KvmCap.VM_TYPES);
         int armIpaSize = kvm.checkExtension(KvmCap.ARM_VM_IPA_SIZE);
@@ -44,7 +47,62 @@ final class HostProber {
                 .map(p -> decide(p, vmTypesMask, armIpaSize, vmTypes))
                 .toList();
         return new HostReport(kvm.provider(), kvm.description(), apiVersion, vmTypesMask, armIpaSize, vmTypes,
-                platforms, diagnostics);
+                platforms, diagnostics, kernelBuild(vmTypes, diagnostics));
+    }
+
+    /** The host diagnostic of /sys/module/kvm/parameters/gmem_in_place_conversion (both providers), where it exists. */
+    static final String MODE_PARAMETER = "kvm.parameter.gmem_in_place_conversion";
+    /** The same switch in v7 of the series, with the opposite meaning (Y: VM-wide attributes). */
+    static final String V7_MODE_PARAMETER = "kvm.parameter.vm_memory_attributes";
+
+    /**
+     * What the probes and the kvm module's parameter say about the kernel's memory-attribute interfaces. As applied
+     * (reference §13) {@code gmem_in_place_conversion} exists only in kernels built with
+     * CONFIG_KVM_VM_MEMORY_ATTRIBUTES, where it defaults to N; a kernel built without it is in-place only.
+     */
+    static String kernelBuild(List<VmTypeReport> vmTypes, Map<String, String> diagnostics) {
+        boolean inPlace = vmTypes.stream().anyMatch(t -> (t.guestMemfdMemoryAttributes() & MemoryAttribute.PRIVATE) != 0);
+        boolean legacy = vmTypes.stream().anyMatch(t -> (t.memoryAttributes() & MemoryAttribute.PRIVATE) != 0);
+        String probed = inPlace ? "in-place mode" : legacy ? "legacy mode" : "no private memory attributes";
+        String series = "in-place conversion series " + seriesVersion(diagnostics.get("kernel.release"));
+        String parameter = diagnostics.get(MODE_PARAMETER);
+        if (parameter != null) {
+            boolean on = parameter.equals("Y") || parameter.equals("1");
+            String mode = on ? "in-place mode (attributes in each guest_memfd)" : "legacy mode (VM-wide attributes)";
+            return series + ", module parameter gmem_in_place_conversion=" + parameter + ": " + mode
+                    + (on == inPlace && (inPlace || legacy) ? "" : "; the probes found " + probed);
+        }
+        String v7 = diagnostics.get(V7_MODE_PARAMETER);
+        if (v7 != null) {
+            boolean vmWide = v7.equals("Y") || v7.equals("1");
+            return "in-place conversion series v7, module parameter vm_memory_attributes=" + v7 + ": "
+                    + (vmWide ? "legacy mode (VM-wide attributes)" : "in-place mode (attributes in each guest_memfd)")
+                    + (vmWide == legacy && (inPlace || legacy) ? "" : "; the probes found " + probed);
+        }
+        if (inPlace) {
+            return series + ", built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES (no module parameter "
+                    + "gmem_in_place_conversion): in-place mode only, no VM-wide KVM_SET_MEMORY_ATTRIBUTES";
+        }
+        if (legacy) {
+            return "no in-place conversion series (no per-guest_memfd attributes, no module parameter "
+                    + "gmem_in_place_conversion): legacy mode (VM-wide attributes)";
+        }
+        return "no private memory attributes: no VM type reports PRIVATE in KVM_CAP_MEMORY_ATTRIBUTES or "
+                + "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES";
+    }
+
+    private static final Pattern RELEASE = Pattern.compile("^(\\d+)\\.(\\d+)");
+
+    /** "as applied (7.4)" for a release 7.4 or later, else the release, which then carries a posted version. */
+    private static String seriesVersion(String release) {
+        if (release == null) return "(kernel release unknown)";
+        Matcher m = RELEASE.matcher(release);
+        if (m.find()) {
+            int major = Integer.parseInt(m.group(1));
+            int minor = Integer.parseInt(m.group(2));
+            if (major > 7 || major == 7 && minor >= 4) return "as applied (" + major + "." + minor + ")";
+        }
+        return "as posted, before it was applied (kernel " + release + ")";
     }
 
     /** The mask's types, or only the default type where the mask is 0; on arm64 also the protected type. */

@@ -26,6 +26,7 @@ final class TextRenderer {
         if (report.vmTypesMask() == 0) out.append(" (no capability: default type only)");
         if (report.armIpaSize() > 0) out.append(", arm64 IPA bits ").append(report.armIpaSize());
         out.append('\n');
+        out.append("kernel build   ").append(report.kernelBuild()).append('\n');
         Map<String, String> diagnostics = new TreeMap<>(report.diagnostics());
         diagnostics.forEach((k, v) -> out.append("host           ").append(k).append('=').append(v).append('\n'));
 

@@ -52,7 +52,10 @@ class HostProberTest {
                 Arguments.of(SimProfile.INPLACE, MemoryStrategy.IN_PLACE, MemoryStrategy.SHARED_ONLY),
                 Arguments.of(SimProfile.INPLACE_OFF, MemoryStrategy.LEGACY, MemoryStrategy.SHARED_ONLY),
                 Arguments.of(SimProfile.K7_3, MemoryStrategy.LEGACY, MemoryStrategy.SHARED_ONLY),
-                Arguments.of(SimProfile.K6_12, MemoryStrategy.LEGACY, MemoryStrategy.PLAIN));
+                Arguments.of(SimProfile.K6_12, MemoryStrategy.LEGACY, MemoryStrategy.PLAIN),
+                Arguments.of(SimProfile.K7_4, MemoryStrategy.LEGACY, MemoryStrategy.SHARED_ONLY),
+                Arguments.of(SimProfile.K7_4_INPLACE, MemoryStrategy.IN_PLACE, MemoryStrategy.SHARED_ONLY),
+                Arguments.of(SimProfile.K7_4_NOVMATTR, MemoryStrategy.IN_PLACE, MemoryStrategy.SHARED_ONLY));
     }
 
     @ParameterizedTest(name = "{0}: sev-snp {1}, none {2}")

@@ -69,7 +69,8 @@ public final class LegacyBackend implements MemoryBackend {
         if ((gmemAttributes & MemoryAttribute.PRIVATE) != 0)
             return Suitability.no("the kernel runs the in-place conversion mode (KVM_CAP_MEMORY_ATTRIBUTES=0, "
                     + "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES=0x" + Long.toHexString(gmemAttributes)
-                    + "), where VM-wide attributes answer ENOTTY; the guest-memfd backend works here");
+                    + "), where the VM-wide KVM_SET_MEMORY_ATTRIBUTES takes no PRIVATE (EINVAL) or, in a kernel "
+                    + "built without CONFIG_KVM_VM_MEMORY_ATTRIBUTES, does not exist; the guest-memfd backend works here");
         return Suitability.yes("the VM has no private memory; RAM is a plain shared memfd");
     }
 
