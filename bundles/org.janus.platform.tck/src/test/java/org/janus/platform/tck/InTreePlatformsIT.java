@@ -49,6 +49,35 @@ class InTreePlatformsIT {
         }
     }
 
+    @Nested
+    class Tdx extends PlatformContract {
+        @Override protected PlatformUnderTest platform() {
+            return PlatformUnderTest.builder(bundleOnClassPath("org.janus.platform.tdx"), "tdx")
+                    .hardware("intel-tdx")
+                    .platform("{ \"id\": \"tdx\", \"attributes\": \"0x10000000\", \"gpaw\": 48 }")
+                    .images("{ \"firmware\": \"" + tdvf() + "\" }")
+                    .ram("[ { \"name\": \"ram-low\", \"gpa\": 0, \"size\": \"2G\" }, { \"name\": \"bios\", \"gpa\": \"0xffc00000\", \"size\": \"4M\" },"
+                            + " { \"name\": \"ram-high\", \"gpa\": \"4G\", \"size\": \"256M\" } ]")
+                    .vcpus(2, null)
+                    .guest("conversion-storm", "{ \"iterations\": 16, \"sizes\": [ \"4K\", \"2M\" ], \"regions\": [ \"ram-high\" ] }")
+                    .longGuest("conversion-storm", "{ \"iterations\": 1000000, \"sizes\": [ \"4K\", \"2M\" ], \"pagesPerRange\": 4, \"regions\": [ \"ram-high\" ] }")
+                    .refuses("{ \"id\": \"tdx\", \"gpaw\": 47 }", "$.platform.gpaw")
+                    .refuses("{ \"id\": \"tdx\", \"colour\": \"blue\" }", "$.platform.colour")
+                    .unsupportedOn("x86", "amd-snp", "arm64")
+                    .build();
+        }
+    }
+
+    /** Debian's TDVF (ovmf-inteltdx), fetched by the TDX bundle's build into .cache/ovmf-inteltdx. */
+    static String tdvf() {
+        Path p = Path.of("../../.cache/ovmf-inteltdx/current/usr/share/ovmf/OVMF.inteltdx.ms.fd");
+        if (Files.isRegularFile(p)) return p.toAbsolutePath().normalize().toString();
+        String ci = System.getenv("CI");
+        if (ci != null && !ci.isEmpty()) throw new IllegalStateException("Debian's TDVF is not in .cache/ovmf-inteltdx (tools/fetch-ovmf-inteltdx.sh)");
+        Assumptions.assumeTrue(false, "Debian's TDVF is not in .cache/ovmf-inteltdx: the TDX contract is skipped");
+        return null;
+    }
+
     /** Debian's OVMF, installed or fetched by the runtime's build into .cache/ovmf; in CI it must be there. */
     static String ovmf() {
         for (Path p : new Path[] {Path.of("/usr/share/ovmf/OVMF.fd"), Path.of("../../.cache/ovmf/current/usr/share/qemu/OVMF.fd")}) {

@@ -374,7 +374,9 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
                     } catch (IOException gone) {
                         return null;
                     }
-                }).filter(f -> f != null && !f.contains("socket:") && !f.endsWith(".jar") && !f.contains("/proc/")).collect(Collectors.toSet());
+                }).filter(f -> f != null && !f.contains("socket:") && !f.endsWith(".jar") && !f.contains("/proc/")
+                        // the JVM's own container support reads cgroup files now and then
+                        && !f.contains("/sys/fs/cgroup/")).collect(Collectors.toSet());
             }
             long maps;
             try (Stream<String> s = Files.lines(Path.of("/proc/self/maps"))) {
