@@ -26,7 +26,8 @@ class ConversionEngineSmokeTest {
     static final long M = 1 << 20;
 
     @ParameterizedTest
-    @CsvSource({"inplace,guest-memfd", "7.3,legacy", "6.12,legacy", "inplace-off,legacy"})
+    @CsvSource({"inplace,guest-memfd", "7.3,legacy", "6.12,legacy", "inplace-off,legacy", "7.4,legacy", "7.4-inplace,guest-memfd",
+                "7.4-novmattr,guest-memfd"})
     void convertsAcrossTwoRegionsAndSkipsTheHole(String profile, String backendId) {
         SimKvm kvm = SimKvm.create(SimProfile.byId(profile), SimHardware.AMD_SNP);
         MemoryBackend backend = backendId.equals("legacy") ? new LegacyBackend(true) : new GuestMemfdBackend();
