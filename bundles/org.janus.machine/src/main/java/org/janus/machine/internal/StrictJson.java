@@ -66,7 +66,14 @@ final class StrictJson {
                 return new JsonPrimitive(r.nextString());
             }
             case NUMBER -> {
-                return new JsonPrimitive(new java.math.BigDecimal(r.nextString()));
+                String number = r.nextString();
+                try {
+                    return new JsonPrimitive(new java.math.BigDecimal(number));
+                } catch (NumberFormatException e) {
+                    // JSON allows any exponent; BigDecimal reads those of 32 bits ("1e99999999999" is refused here).
+                    throw new Refused(path, "the number " + (number.length() > 40 ? number.substring(0, 40) + "..." : number)
+                            + " is out of range");
+                }
             }
             case BOOLEAN -> {
                 return new JsonPrimitive(r.nextBoolean());
