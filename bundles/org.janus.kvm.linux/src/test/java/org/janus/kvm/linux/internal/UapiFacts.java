@@ -92,6 +92,8 @@ final class UapiFacts {
                 if (f.getType() != int.class && f.getType() != long.class) continue;
                 String name = c.getSimpleName() + "." + f.getName();
                 long value = f.getType() == int.class ? f.getInt(null) : f.getLong(null);
+                // SMCCC function ids are unsigned 32-bit (0x84000008): the C macro has the bits, the Java int the sign.
+                if (c.getSimpleName().equals("ArmSmccc") && f.getType() == int.class) value = Integer.toUnsignedLong(f.getInt(null));
                 String why = notUapi(c.getSimpleName(), f.getName());
                 if (why != null) {
                     notCompared.put(name, why);
@@ -110,6 +112,10 @@ final class UapiFacts {
         return switch (cls) {
             case "Errno" -> "errno values come from the C library's headers, not the KVM uAPI";
             case "KvmException" -> "Janus's marker for 'not reported'";
+            case "ArmSmccc" -> field.startsWith("PSCI_") ? null
+                    : field.equals("PKVM_EXIT_HYPERCALL_MASK") ? "Janus's mask of the share/unshare function numbers for KVM_CAP_EXIT_HYPERCALL"
+                    : "SMCCC return values and KVM's vendor hypercall ids live in the kernel's include/linux/arm-smccc.h and "
+                            + "Documentation/virt/kvm/arm/hypercalls.rst, not in the uAPI headers";
             case "Hypercalls" -> switch (field) {
                 case "MAP_GPA_RANGE_PAGE_SZ_MASK" -> "Janus's mask of the page-size bits (3:0) hypercalls.rst describes";
                 case "MAP_GPA_RANGE_RESERVED_MASK" -> "Janus's mask of the reserved bits (63:5) hypercalls.rst describes";
@@ -131,6 +137,16 @@ final class UapiFacts {
                 case "X86_TDX" -> "KVM_X86_TDX_VM";
                 case "ARM_PROTECTED" -> "KVM_VM_TYPE_ARM_PROTECTED";
                 case "ARM_IPA_SIZE_MASK" -> "KVM_VM_TYPE_ARM_IPA_SIZE_MASK";
+                default -> null;
+            };
+            case "ArmSmccc" -> switch (field) {
+                case "PSCI_CPU_OFF" -> "PSCI_0_2_FN_CPU_OFF";
+                case "PSCI_AFFINITY_INFO" -> "PSCI_0_2_FN_AFFINITY_INFO";
+                case "PSCI_AFFINITY_INFO_64" -> "PSCI_0_2_FN64_AFFINITY_INFO";
+                case "PSCI_SYSTEM_OFF" -> "PSCI_0_2_FN_SYSTEM_OFF";
+                case "PSCI_RET_SUCCESS", "PSCI_RET_NOT_SUPPORTED", "PSCI_RET_INVALID_PARAMS" -> field;
+                case "PSCI_AFFINITY_ON" -> "PSCI_0_2_AFFINITY_LEVEL_ON";
+                case "PSCI_AFFINITY_OFF" -> "PSCI_0_2_AFFINITY_LEVEL_OFF";
                 default -> null;
             };
             case "GuestMemfdFlags" -> "GUEST_MEMFD_FLAG_" + field;
