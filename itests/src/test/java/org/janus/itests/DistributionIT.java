@@ -63,6 +63,12 @@ class DistributionIT {
         assertEquals("unavailable", strategy(inPlace, "tdx"));
         assertEquals(Map.of("profile", "inplace", "hardware", "amd-snp"), simFile());
 
+        // The in-place series as applied, in the build whose module parameter keeps the legacy mode by default.
+        JsonObject applied = json(dist.janus("host-report", "--json", "--profile", "7.4"));
+        assertEquals("legacy", strategy(applied, "sev-snp"));
+        assertEquals("in-place conversion series as applied (7.4), module parameter gmem_in_place_conversion=N: legacy mode "
+                + "(VM-wide attributes)", applied.get("kernelBuild").getAsString());
+
         // The launcher hands the new profile to Config Admin itself and waits for the sim to report it, so this does
         // not depend on when FileInstall scans conf/. The choice is kept in the file: only the profile changes here.
         JsonObject legacy = json(dist.janus("host-report", "--json", "--profile", "7.3"));
