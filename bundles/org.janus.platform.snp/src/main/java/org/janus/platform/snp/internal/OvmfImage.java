@@ -44,6 +44,8 @@ public final class OvmfImage {
     /** Data: u32 offset of the TDX metadata (TDVF), counted back from 4 GiB. Not used for SNP. */
     public static final UUID TDX_METADATA = UUID.fromString("e47a6535-984a-4798-865e-4685a7bf8ec2");
 
+    /** The largest SNP_KERNEL_HASHES section a measured direct boot fills: its contents are built in memory. */
+    static final long MAX_KERNEL_HASHES_BYTES = 1L << 20;
     private static final int FOOTER_END_FROM_IMAGE_END = 32;
     private static final int ENTRY_HEADER_SIZE = 2 + EfiGuid.SIZE;
     private static final byte[] SEV_METADATA_SIGNATURE = "ASEV".getBytes(StandardCharsets.US_ASCII);
@@ -197,6 +199,11 @@ public final class OvmfImage {
         SevHashTableArea area = sevHashTable().orElseThrow(() -> new FirmwareImageException(Problem.NO_KERNEL_HASHES,
                 name + " has an SNP_KERNEL_HASHES section " + section + " but no SEV hash table entry (GUID "
                         + SEV_HASH_TABLE + ") saying where the hash table goes, so OVMF would not find it"));
+        if (section.length() > MAX_KERNEL_HASHES_BYTES) {
+            throw new FirmwareImageException(Problem.BAD_SEV_HASH_TABLE, String.format("%s: the %s section is larger than"
+                    + " the %d KiB a launch builds in memory for it (AmdSev builds reserve one page)", name, section,
+                    MAX_KERNEL_HASHES_BYTES >> 10));
+        }
         int offset = (int) (area.gpa() % PAGE_SIZE);
         if (area.size() < SevHashTable.PADDED_SIZE) {
             throw new FirmwareImageException(Problem.BAD_SEV_HASH_TABLE, String.format("%s: the SEV hash table area"
@@ -284,9 +291,30 @@ public final class OvmfImage {
                 throw badMetadata(name, String.format("section %d (%s at 0x%x, 0x%x bytes) is not whole pages",
                         i, kind, gpa, length));
             }
+            if (gpa + length > FOUR_GIB) {
+                throw badMetadata(name, String.format("section %d (%s at 0x%x, 0x%x bytes) ends above 4 GiB", i, kind, gpa,
+                        length));
+            }
             sections.add(new SevMetadataSection(gpa, length, kind));
         }
+        // Each page is launched once: sections that overlap each other or the image would be launched twice, which the
+        // SNP firmware refuses. Sorted by address, each section must start at or after the end of the one before.
+        List<SevMetadataSection> byAddress = new ArrayList<>(sections);
+        byAddress.add(new SevMetadataSection(FOUR_GIB - data.length, data.length, null));
+        byAddress.sort(java.util.Comparator.comparingLong(SevMetadataSection::gpa));
+        for (int i = 1; i < byAddress.size(); i++) {
+            SevMetadataSection before = byAddress.get(i - 1);
+            SevMetadataSection next = byAddress.get(i);
+            if (next.gpa() < before.end()) {
+                throw badMetadata(name, (before.kind() == null || next.kind() == null ? "a section overlaps the image itself: "
+                        : "sections overlap: ") + describe(before) + " and " + describe(next));
+            }
+        }
         return List.copyOf(sections);
+    }
+
+    private static String describe(SevMetadataSection s) {
+        return s.kind() == null ? String.format("the image [0x%x, 0x%x)", s.gpa(), s.end()) : s.toString();
     }
 
     private static FirmwareImageException badMetadata(String name, String why) {
