@@ -31,6 +31,12 @@ public final class TdvfImage {
     private static final int HEADER = 16;
     private static final int SECTION = 32;
 
+    /**
+     * The most guest memory the sections may cover together: each section's contents are built in memory for the
+     * launch and the MRTD (Debian's TDVF covers 4.1 MiB in six sections).
+     */
+    static final long MAX_SECTION_BYTES = 256L << 20;
+
     private final String name;
     private final byte[] data;
     private final List<TdvfSection> sections;
@@ -74,6 +80,7 @@ public final class TdvfImage {
         if (length != HEADER + count * SECTION) throw new TdvfException(String.format(
                 "%s: TDVF metadata length 0x%x does not match %d sections (0x%x)", name, length, count, HEADER + count * SECTION));
         List<TdvfSection> sections = new ArrayList<>();
+        long covered = 0;
         for (int i = 0; i < count; i++) {
             int s = start + HEADER + i * SECTION;
             long dataOffset = u32(data, s);
@@ -90,6 +97,10 @@ public final class TdvfImage {
             if (gpa % PAGE != 0 || size % PAGE != 0 || size == 0)
                 throw new TdvfException(String.format("%s: address 0x%x or size 0x%x is not a positive multiple of 4 KiB", where, gpa, size));
             if (gpa < 0 || gpa + size > FOUR_GIB) throw new TdvfException(String.format("%s: [0x%x, 0x%x) is not below 4 GiB", where, gpa, gpa + size));
+            covered += size;
+            if (covered > MAX_SECTION_BYTES) throw new TdvfException(String.format("%s: the TDVF sections up to section %d cover"
+                    + " more than %d MiB; Janus builds each section's contents in memory (a real TDVF's cover a few MiB)", name, i,
+                    MAX_SECTION_BYTES >> 20));
             boolean fromImage = type == TdvfSection.Type.BFV || type == TdvfSection.Type.CFV;
             if (fromImage && raw == 0) throw new TdvfException(where + " (" + type + ") has no data in the image");
             if (!fromImage && raw != 0) throw new TdvfException(where + " (" + type + ") claims image data, which it cannot have");
@@ -97,15 +108,22 @@ public final class TdvfImage {
                 throw new TdvfException(String.format("%s: its data [0x%x, 0x%x) lies outside the image", where, dataOffset, dataOffset + raw));
             sections.add(new TdvfSection(type, dataOffset, raw, gpa, size, attributes));
         }
-        for (int i = 0; i < sections.size(); i++)
-            for (int j = i + 1; j < sections.size(); j++) {
-                TdvfSection a = sections.get(i);
-                TdvfSection b = sections.get(j);
-                if (a.gpa() < b.end() && b.gpa() < a.end())
-                    throw new TdvfException(name + ": TDVF sections " + a + " and " + b + " overlap");
-            }
+        // Sorted by address, each section must start at or after the end of the one before (not pairwise: a large image
+        // can hold millions of sections).
+        List<TdvfSection> byAddress = new ArrayList<>(sections);
+        byAddress.sort(java.util.Comparator.comparingLong(TdvfSection::gpa));
+        for (int i = 1; i < byAddress.size(); i++) {
+            TdvfSection a = byAddress.get(i - 1);
+            TdvfSection b = byAddress.get(i);
+            if (b.gpa() < a.end()) throw new TdvfException(name + ": TDVF sections " + a + " and " + b + " overlap");
+        }
         if (sections.stream().filter(s -> s.type() == TdvfSection.Type.TD_HOB).count() != 1)
             throw new TdvfException(name + ": a TDVF has exactly one TD_HOB section, where the VMM hands it the memory map");
+        TdvfSection hob = sections.stream().filter(s -> s.type() == TdvfSection.Type.TD_HOB).findFirst().orElseThrow();
+        long ranges = sections.stream().filter(s -> s.type() == TdvfSection.Type.TD_HOB || s.type() == TdvfSection.Type.TEMP_MEM).count();
+        long needed = TdHob.HANDOFF_SIZE + ranges * TdHob.RESOURCE_SIZE + TdHob.END_SIZE;
+        if (hob.size() < needed) throw new TdvfException(String.format("%s: its TD_HOB section %s has 0x%x bytes, too few for the"
+                + " TD HOB of its %d memory ranges (0x%x bytes)", name, hob, hob.size(), ranges, needed));
         return new TdvfImage(name, data, sections);
     }
 
