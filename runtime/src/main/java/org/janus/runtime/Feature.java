@@ -42,7 +42,9 @@ public record Feature(String id, String description, List<String> bundles, Map<S
             if (!root.isJsonObject()) throw new LaunchException("feature " + file + ": not a JSON object");
             json = root.getAsJsonObject();
         } catch (IOException | JsonParseException e) {
-            throw new LaunchException("feature " + file + ": " + e.getMessage(), e);
+            // Gson adds a line pointing to its troubleshooting guide; the message stays one line.
+            String why = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(e.toString());
+            throw new LaunchException("feature " + file + ": " + printable(why), e);
         }
         String id = string(json, "id", file);
         String description = json.has("description") ? string(json, "description", file) : "";
@@ -62,7 +64,7 @@ public record Feature(String id, String description, List<String> bundles, Map<S
             if (!p.isJsonObject()) throw new LaunchException("feature " + file + ": \"framework-properties\" is not an object");
             for (Map.Entry<String, JsonElement> e : p.getAsJsonObject().entrySet()) {
                 if (!e.getValue().isJsonPrimitive()) {
-                    throw new LaunchException("feature " + file + ": framework property " + e.getKey() + " is not a value");
+                    throw new LaunchException("feature " + file + ": framework property " + printable(e.getKey()) + " is not a value");
                 }
                 properties.put(e.getKey(), e.getValue().getAsString());
             }
@@ -82,9 +84,24 @@ public record Feature(String id, String description, List<String> bundles, Map<S
         String[] gav = bundleId.split(":");
         if (gav.length != 3 || gav[0].isEmpty() || gav[1].isEmpty() || gav[2].isEmpty() || bundleId.contains("${")) {
             throw new LaunchException((file == null ? "" : "feature " + file + ": ")
-                    + "bundle id " + bundleId + " is not group:artifact:version");
+                    + "bundle id " + printable(bundleId) + " is not group:artifact:version");
+        }
+        // artifact-version.jar is a file name in the bundles directory: no separators that would lead out of it.
+        if (bundleId.chars().anyMatch(c -> c == '/' || c == '\\' || Character.isISOControl(c))) {
+            throw new LaunchException((file == null ? "" : "feature " + file + ": ")
+                    + "bundle id " + printable(bundleId) + " has a path separator or a control character");
         }
         return gav;
+    }
+
+    /** {@code text} with control characters as escapes, so that a message stays one line. */
+    private static String printable(String text) {
+        StringBuilder b = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) b.append(String.format("\\u%04x", c));
+            else b.appendCodePoint(c);
+        });
+        return b.toString();
     }
 
     private static String string(JsonObject json, String member, Path file) throws LaunchException {
