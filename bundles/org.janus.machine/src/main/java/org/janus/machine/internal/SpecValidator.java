@@ -325,8 +325,10 @@ public final class SpecValidator {
     static PlatformSpec platformSpec(MachineSpec spec) {
         if (spec.platform() == null || spec.vcpus() == null || spec.images() == null) return null;
         MachineSpec.ImageSection i = spec.images();
+        List<PlatformSpec.RamRange> ram = spec.memory() == null ? List.of()
+                : spec.memory().ram().stream().map(r -> new PlatformSpec.RamRange(r.gpa(), r.size())).toList();
         return new PlatformSpec(spec.platform().options(), spec.vcpus().count(), spec.vcpus().model(), i.firmware(), i.kernel(),
-                i.initrd(), i.cmdline(), guestPhysicalEnd(spec.memory()));
+                i.initrd(), i.cmdline(), guestPhysicalEnd(spec.memory()), ram);
     }
 
     /** The first address above every RAM region and MMIO hole, or 0 without a memory map (or with one that overflows). */

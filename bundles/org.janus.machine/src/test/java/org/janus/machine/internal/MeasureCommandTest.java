@@ -43,7 +43,7 @@ class MeasureCommandTest {
         Files.copy(Path.of(SnpMachineTest.OVMF), dir.resolve("OVMF.fd"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Path spec = write("four.json", """
                 { "name": "four", "kvm": { "provider": "linux" }, "platform": { "id": "sev-snp" },
-                  "memory": { "ram": [ { "name": "low", "gpa": 0, "size": "64M" } ] },
+                  "memory": { "ram": [ { "name": "low", "gpa": 0, "size": "64M" }, { "name": "bios", "gpa": "0xffe00000", "size": "2M" } ] },
                   "vcpus": { "count": 4, "model": "EPYC-Milan" }, "images": { "firmware": "OVMF.fd" } }
                 """);
         String text = command().apply(List.of(spec.toString()));
@@ -53,17 +53,21 @@ class MeasureCommandTest {
                 + dir.resolve("OVMF.fd") + "\n" + MeasureCommand.DIGEST_PREFIX + hex + "\n", text);
         // The same spec as the machine runs it: its summary carries the same digest as expected and as measured.
         Path run = write("run.json", Files.readString(spec).replace("\"provider\": \"linux\"", "\"provider\": \"sim\", \"hardware\": \"amd-snp\"")
-                .replace("\"images\"", "\"guest\": { \"program\": \"private-hello\" }, \"images\"")
-                .replace("\"size\": \"64M\" } ]", "\"size\": \"64M\" }, { \"name\": \"bios\", \"gpa\": \"0xffe00000\", \"size\": \"2M\" } ]"));
+                .replace("\"images\"", "\"guest\": { \"program\": \"private-hello\" }, \"images\""));
         String summary = new RunCommand(new VmManagerImpl(SnpMachineTest.services(SnpMachineTest.sim("inplace")))).apply(List.of(run.toString()));
         assertTrue(summary.contains("  expected  " + hex + " (computed ahead from the spec)") && summary.contains("  digest    " + hex), summary);
+
+        // A VM whose firmware would land outside RAM can never launch: it has no digest to print.
+        Path nowhere = write("nowhere.json", Files.readString(spec).replace(", { \"name\": \"bios\", \"gpa\": \"0xffe00000\", \"size\": \"2M\" }", ""));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> command().apply(List.of(nowhere.toString())));
+        assertTrue(e.getMessage().contains("$.memory.ram: ") && e.getMessage().contains("which the RAM regions do not cover"), e.getMessage());
     }
 
     @Test
     void problemsAreNamedWithTheirPathsAndAPlatformWithoutMeasurementIsAFailure() throws Exception {
         Path bad = write("bad.json", """
                 { "platform": { "id": "sev-snp", "policy": "0x10000", "colour": 1 },
-                  "memory": { "ram": [ { "name": "low", "gpa": 0, "size": "64M" } ] },
+                  "memory": { "ram": [ { "name": "low", "gpa": 0, "size": "64M" }, { "name": "bios", "gpa": "0xffe00000", "size": "2M" } ] },
                   "vcpus": { "count": 1, "model": "Pentium" }, "images": { "firmware": "missing.fd" } }
                 """);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> command().apply(List.of(bad.toString())));

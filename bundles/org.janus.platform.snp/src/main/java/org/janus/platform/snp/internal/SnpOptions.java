@@ -129,7 +129,7 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
             problems.add(new Problem(FIRMWARE_PATH, "an SEV-SNP guest starts from firmware: name an OVMF image with SEV"
                     + " metadata (e.g. Debian's /usr/share/ovmf/OVMF.fd)"));
         } else if (checkFirmware) {
-            checkFirmware(spec.firmware(), spec.kernel() != null, problems);
+            checkFirmware(spec, spec.kernel() != null, problems);
         }
         if (!problems.isEmpty()) return new Reading(null, List.copyOf(problems));
         return new Reading(new SnpOptions(policy, vmsaFeatures, model, cpu, spec.firmware(), spec.kernel(), spec.initrd(),
@@ -150,7 +150,8 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
     }
 
     /** The firmware must start an SNP guest and, with a kernel, verify it: the latter is the kernel's problem. */
-    private static void checkFirmware(Path firmware, boolean withKernel, List<Problem> problems) {
+    private static void checkFirmware(PlatformSpec spec, boolean withKernel, List<Problem> problems) {
+        Path firmware = spec.firmware();
         OvmfImage image;
         try {
             image = OvmfImage.parse(firmware.toString(), Files.readAllBytes(firmware));
@@ -163,6 +164,7 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
             problems.add(new Problem(FIRMWARE_PATH, e.getMessage()));
             return;
         }
+        checkLanding(spec, image, problems);
         if (!withKernel) return;
         try {
             image.requireKernelHashesOffset();
@@ -171,6 +173,29 @@ record SnpOptions(long policy, long vmsaFeatures, String cpuModel, CpuSignature 
                     + " its hash in the firmware's SEV hash table: " + e.getMessage()));
         }
     }
+
+    /**
+     * Where the memory map is known, the image (which ends at 4 GiB) and every SEV metadata section must land in RAM:
+     * a VM whose firmware lands nowhere can never launch, so it has no digest to print either.
+     */
+    private static void checkLanding(PlatformSpec spec, OvmfImage image, List<Problem> problems) {
+        if (spec.ram().isEmpty()) return;
+        long start = image.loadGpa();
+        long end = start + image.size();
+        if (!spec.ramCovers(start, end)) problems.add(new Problem(RAM_PATH, String.format("%s loads at [0x%x, 0x%x), which the RAM"
+                + " regions do not cover: give it a region there (e.g. \"bios\" at 0x%x, %d KiB)", image.name(), start, end, start,
+                image.size() / 1024)));
+        try {
+            for (SevMetadataSection s : image.requireSevMetadata()) {
+                if (!spec.ramCovers(s.gpa(), s.gpa() + s.length())) problems.add(new Problem(RAM_PATH, String.format(
+                        "the firmware's SEV metadata section %s at [0x%x, 0x%x) lies outside RAM", s.kind(), s.gpa(), s.gpa() + s.length())));
+            }
+        } catch (FirmwareImageException checkedBefore) {
+            // reported by the caller
+        }
+    }
+
+    static final String RAM_PATH = "$.memory.ram";
 
     private static void readableFile(Path file, String path, List<Problem> problems) {
         if (!Files.isRegularFile(file) || !Files.isReadable(file)) problems.add(new Problem(path, file
