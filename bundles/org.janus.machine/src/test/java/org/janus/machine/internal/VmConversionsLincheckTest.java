@@ -108,14 +108,14 @@ public class VmConversionsLincheckTest {
     void stressInPlace() {
         current = IN_PLACE;
         new StressOptions().sequentialSpecification(Model.class).threads(3).actorsPerThread(3).actorsBefore(1).actorsAfter(1)
-                .iterations(20).invocationsPerIteration(200).check(VmConversionsLincheckTest.class);
+                .iterations(10).invocationsPerIteration(200).check(VmConversionsLincheckTest.class);
     }
 
     @Test
     void modelCheckingInPlace() {
         current = IN_PLACE;
         new ModelCheckingOptions().sequentialSpecification(Model.class).threads(2).actorsPerThread(3).actorsBefore(1)
-                .actorsAfter(1).iterations(8).invocationsPerIteration(100).check(VmConversionsLincheckTest.class);
+                .actorsAfter(1).iterations(5).invocationsPerIteration(100).check(VmConversionsLincheckTest.class);
     }
 
     /** Legacy: VM-wide attributes, the face a page left punched at commit. */
@@ -123,6 +123,6 @@ public class VmConversionsLincheckTest {
     void stressLegacy() {
         current = LEGACY;
         new StressOptions().sequentialSpecification(Model.class).threads(3).actorsPerThread(3).actorsBefore(1).actorsAfter(1)
-                .iterations(20).invocationsPerIteration(200).check(VmConversionsLincheckTest.class);
+                .iterations(10).invocationsPerIteration(200).check(VmConversionsLincheckTest.class);
     }
 }

@@ -126,12 +126,12 @@ public class GuestRamLincheckTest {
     @Test
     void stress() {
         new StressOptions().sequentialSpecification(Model.class).threads(3).actorsPerThread(3).actorsBefore(2).actorsAfter(1)
-                .iterations(20).invocationsPerIteration(200).check(GuestRamLincheckTest.class);
+                .iterations(10).invocationsPerIteration(200).check(GuestRamLincheckTest.class);
     }
 
     @Test
     void modelChecking() {
         new ModelCheckingOptions().sequentialSpecification(Model.class).threads(2).actorsPerThread(3).actorsBefore(1).actorsAfter(1)
-                .iterations(8).invocationsPerIteration(100).check(GuestRamLincheckTest.class);
+                .iterations(5).invocationsPerIteration(100).check(GuestRamLincheckTest.class);
     }
 }
