@@ -34,7 +34,7 @@ log="$(mktemp -t janus-fuzz.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0
 # Sanitizer hooks on (the regression runs in mvn verify leave them off for speed: junit-platform.properties).
-JAZZER_FUZZ=1 mvn -B -ntp -o -Dstyle.color=never -pl "$(IFS=,; echo "${modules[*]}")" test-compile surefire:test \
+JAZZER_FUZZ=1 mvn -B -ntp -o -fae -Dstyle.color=never -pl "$(IFS=,; echo "${modules[*]}")" test-compile surefire:test \
     -Dtest="$(IFS=,; echo "${classes[*]}")" -Dsurefire.failIfNoSpecifiedTests=false -DreuseForks=false -DtrimStackTrace=true \
     "-DargLine=-Djazzer.hooks=true -Djazzer.max_duration=${seconds}s -Djazzer.instrumentation_includes=org.janus.**" \
     >"$log" 2>&1 || status=$?
@@ -52,7 +52,12 @@ for t in "${targets[@]}"; do
 done
 rm -f "$log.runs"
 if [ "$status" -ne 0 ]; then
-    grep -E "FuzzTestFinding|Tests run:|ERROR\]" "$log" | head -40
-    echo "fuzz: Maven failed (exit $status); an input that failed is in the target's Inputs directory"
+    # The surefire reports hold each finding with its cause.
+    for t in "${targets[@]}"; do
+        read -r module class method <<<"$t"
+        grep -h -A3 -E "<<< (ERROR|FAILURE)!$" "$module"/target/surefire-reports/*."$class".txt 2>/dev/null | grep -v "^\s*at " | head -12
+    done
+    grep -E "BUILD|ERROR\] Failed" "$log" | head -10
+    echo "fuzz: Maven failed (exit $status); an input that failed is in the target's Inputs directory (crash-*)"
 fi
 exit "$status"

@@ -116,8 +116,11 @@ public final class SpecReader {
     private KvmSection kvm(JsonObject o) {
         if (o == null) return null;
         unknown(o, "$.kvm", KVM);
-        String provider = o.has("provider") ? string(o, "provider", "$.kvm") : MachineSpec.AUTO;
-        return new KvmSection(provider, string(o, "profile", "$.kvm"), string(o, "hardware", "$.kvm"));
+        // null as absent (auto); a provider of another type is a problem, and the section unread (no KVM is chosen).
+        String provider = o.has("provider") && !o.get("provider").isJsonNull() ? string(o, "provider", "$.kvm") : MachineSpec.AUTO;
+        String profile = string(o, "profile", "$.kvm");
+        String hardware = string(o, "hardware", "$.kvm");
+        return provider == null ? null : new KvmSection(provider, profile, hardware);
     }
 
     private PlatformSection platform(JsonObject root) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import org.janus.kvm.sim.SimProfile;
 import org.janus.machine.SpecException;
 import org.janus.machine.SpecProblem;
+import org.junit.jupiter.api.Test;
 
 /**
  * The machine spec as outside input: any text through {@link SpecReader#read} and then {@link SpecValidator} on the
@@ -59,6 +60,30 @@ class SpecFuzzTest {
         }
         long took = System.nanoTime() - start;
         assertTrue(took < MAX_NANOS, "reading and validating took " + took / 1_000_000 + " ms");
+    }
+
+    // ---- regressions: inputs the fuzzer found, inlined ----
+
+    private static final String REST = "\"platform\": { \"id\": \"none\" }, \"memory\": { \"ram\": [ { \"name\": \"low\", \"gpa\": 0, "
+            + "\"size\": \"16M\" } ] }, \"guest\": { \"program\": \"hello\" } }";
+
+    /** Found by fuzzing (seed provider-not-a-string): a provider of another type was read as null, and KvmChooser threw an NPE. */
+    @Test
+    void aProviderThatIsNoStringIsAProblemAtItsPath() {
+        String json = "{ \"kvm\": { \"provider\": 1e400, \"profile\": \"inplace\" }, " + REST;
+        specs(json.getBytes(StandardCharsets.UTF_8));
+        SpecException e = org.junit.jupiter.api.Assertions.assertThrows(SpecException.class,
+                () -> VALIDATOR.validate(SpecReader.read(json, BASE)));
+        assertEquals("$.kvm.provider", e.problems().get(0).path(), e.getMessage());
+        assertTrue(e.problems().get(0).message().contains("must be a string"), e.getMessage());
+    }
+
+    /** A null provider is an absent one (auto), as a null name is: no NPE, no silent plan without a KVM. */
+    @Test
+    void aNullProviderMeansAuto() throws SpecException {
+        String json = "{ \"kvm\": { \"provider\": null, \"profile\": \"inplace\", \"hardware\": \"x86\" }, " + REST;
+        specs(json.getBytes(StandardCharsets.UTF_8));
+        assertEquals("auto", SpecReader.read(json, BASE).spec().kvm().provider());
     }
 
     static void assertWellFormed(SpecProblem p) {
