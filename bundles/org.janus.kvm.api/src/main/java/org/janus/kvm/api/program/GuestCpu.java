@@ -16,6 +16,12 @@ import org.osgi.annotation.versioning.ProviderType;
  * <p>What an instruction does depends on the {@link #architecture()}, as it would for machine code: x86 has port
  * I/O, HLT and KVM hypercalls; arm64 has none of them (they throw {@link IllegalStateException}) and reaches
  * devices through MMIO and firmware and the hypervisor through {@link #smccc SMCCC calls}.
+ *
+ * <p>Private memory of SEV-SNP and TDX guests is encrypted with the guest's key, and the hardware lets the guest use
+ * a private page only once the guest has taken it: {@link #pvalidate} on SEV-SNP, {@link #acceptPage} on TDX. A
+ * page's contents do not survive a change of owner: the host reads the ciphertext (SNP) or zeros (TDX) of a page that
+ * turned shared, and the guest reads garbage (SNP) or, once accepted, zeros (TDX) in a page that turned private,
+ * whatever the host wrote there. Software-protected and pKVM guests use private pages as they are.
  */
 @ProviderType
 public interface GuestCpu {
@@ -94,4 +100,48 @@ public interface GuestCpu {
 
     /** A KVM_EXIT_SYSTEM_EVENT of {@code type} with up to 16 data words (e.g. SEV termination). */
     void systemEvent(int type, long... data);
+
+    /** {@link #pvalidate}: every page changed its Validated bit. */
+    long PVALIDATE_SUCCESS = 0;
+    /** {@link #pvalidate}: FAIL_INPUT, the operands are invalid (here: a GPA or size that is not 4 KiB aligned). */
+    long PVALIDATE_FAIL_INPUT = 1;
+    /** {@link #pvalidate}: the page's Validated bit already had the requested value (rFLAGS.CF set; Linux's value). */
+    long PVALIDATE_FAIL_NOUPDATE = 255;
+
+    /**
+     * SEV-SNP PVALIDATE of each 4 KiB page of [gpa, gpa + size), in order: sets ({@code validate}) or clears the Validated
+     * bit of the page's RMP entry. A private access to a page that is not validated raises #VC with error code
+     * PAGE_NOT_VALIDATED ({@link GuestCpuException}); the pages the firmware put in at launch (SNP_LAUNCH_UPDATE) are
+     * validated already, and every change of a page's owner (the host's conversion of it, the release of its
+     * guest_memfd page) leaves it not validated. PVALIDATE is a private access: on a page whose attribute is shared it
+     * first exits as a memory fault that the VMM answers by converting, and the page is then retried.
+     *
+     * @return {@link #PVALIDATE_SUCCESS} when every page changed; else the code of the first page that did not, the pages
+     *         before it having changed: {@link #PVALIDATE_FAIL_NOUPDATE} for a page already in the requested state,
+     *         {@link #PVALIDATE_FAIL_INPUT} for a range that is not 4 KiB aligned (nothing changed)
+     * @throws IllegalStateException on anything but an SEV-SNP guest, where the instruction does not exist
+     */
+    long pvalidate(long gpa, long size, boolean validate);
+
+    /** {@link #acceptPage}: TDX_SUCCESS. */
+    long TDX_SUCCESS = 0;
+    /** {@link #acceptPage}: TDX_PAGE_ALREADY_ACCEPTED, the page is mapped and was accepted (or added at build time). */
+    long TDX_PAGE_ALREADY_ACCEPTED = 0x00000B0A00000000L;
+    /** {@link #acceptPage}: TDX_OPERAND_INVALID, here for a GPA or size that is not 4 KiB aligned. */
+    long TDX_OPERAND_INVALID = 0xC000010000000000L;
+
+    /**
+     * TDX TDG.MEM.PAGE.ACCEPT of each 4 KiB page of [gpa, gpa + size), in order. A private page KVM maps after the TD
+     * was finalized (TDH.MEM.PAGE.AUG, on the first private access after a conversion to private) is PENDING until
+     * the guest accepts it, and accepting fills it with zeros; a private access to a pending page stops the TD (see
+     * {@link GuestCpuException}). The pages added at build time (TDH.MEM.PAGE.ADD through KVM_TDX_INIT_MEM_REGION)
+     * are accepted already; a page the host converts to shared leaves the TD. The GPA is a private one: on a page whose
+     * attribute is shared the accept first exits as a memory fault that the VMM answers by converting.
+     *
+     * @return {@link #TDX_SUCCESS} when every page was accepted; else the status of the first page that was not, the
+     *         pages before it accepted: {@link #TDX_PAGE_ALREADY_ACCEPTED}, or {@link #TDX_OPERAND_INVALID} for a range
+     *         that is not 4 KiB aligned (nothing accepted)
+     * @throws IllegalStateException on anything but a TD, where TDCALL does not exist
+     */
+    long acceptPage(long gpa, long size);
 }

@@ -41,6 +41,8 @@ final class SimGuestMemfd implements GuestMemfd {
     private final PageRanges privatePages = new PageRanges();
     private final List<GmemMapping> mappings = new ArrayList<>();
     private final List<PinRecord> pins = new ArrayList<>();
+    /** Which pages the confidential hardware has given the guest (SEV-SNP, TDX), per {@link EncryptedMemory}. */
+    private final EncryptedMemory.Pages guestPages = new EncryptedMemory.Pages();
     private volatile boolean open = true;
     private boolean released;
 
@@ -103,6 +105,9 @@ final class SimGuestMemfd implements GuestMemfd {
 
     // ---- attributes (in-place mode) ----
 
+    /** The pages the hardware has given the guest, for {@link EncryptedMemory} (callers hold the model lock). */
+    EncryptedMemory.Pages guestPages() { return guestPages; }
+
     /** The PRIVATE attribute of the page at {@code offset} (in-place mode; callers hold the model lock). */
     boolean isPrivateAt(long offset) { return privatePages.contains(offset / page); }
 
@@ -146,7 +151,9 @@ final class SimGuestMemfd implements GuestMemfd {
                 privatePages.add(first, end);
                 for (GmemMapping m : mappings) protect(m, first, end, false);
             } else {
-                // Step 11: to-shared never waits for references.
+                // Step 11: to-shared never waits for references. The hardware takes the pages back from the guest first.
+                EncryptedMemory encrypted = vm.encryptedMemory();
+                if (encrypted != null) encrypted.leavingGuest(this, first, end);
                 privatePages.remove(first, end);
                 for (GmemMapping m : mappings) protect(m, first, end, true);
             }
@@ -206,6 +213,9 @@ final class SimGuestMemfd implements GuestMemfd {
                     long e = Math.min(end, r.end);
                     if (s < e) r.detached.set((int) (s - r.first), (int) (e - r.first));
                 }
+                // The folios are freed: SNP makes them the host's again in the RMP, TDX removes them from the TD.
+                EncryptedMemory encrypted = vm.encryptedMemory();
+                if (encrypted != null) encrypted.released(this, first, end);
             } else {
                 memfd.allocate(offset, length);
             }
@@ -322,6 +332,9 @@ final class SimGuestMemfd implements GuestMemfd {
     void guestRead(long offset, byte[] dst, int dstOffset, int length) { own.read(offset, dst, dstOffset, length); }
 
     void guestWrite(long offset, byte[] src, int srcOffset, int length) { own.write(offset, src, srcOffset, length); }
+
+    /** Fills pages [first, end) with zeros without allocating them (a hole reads zero), for the hardware's clearing. */
+    void zeroPages(long first, long end) { memfd.punchHole(first * page, (end - first) * page); }
 
     @Override public String toString() {
         return "guest_memfd[size=0x" + Long.toHexString(size) + ", flags=" + flags + (open ? "" : ", closed") + "]";

@@ -99,6 +99,7 @@ final class SimVcpuImpl implements SimVcpu {
 
     private void ensureOpen(String op) {
         if (closed) throw new KvmException(op, Errno.EBADF, "vCPU is closed");
+        vm.checkAlive(op);
     }
 
     // ---- KVM_RUN ----
@@ -393,6 +394,45 @@ final class SimVcpuImpl implements SimVcpu {
             if (data.length > 16) throw new IllegalArgumentException("a system event carries at most 16 words");
             exit(new VcpuExit.SystemEvent(type, data));
         }
+
+        @Override public long pvalidate(long gpa, long size, boolean validate) {
+            if (!(vm.encryptedMemory() instanceof EncryptedMemory.Snp)) throw new IllegalStateException(
+                    "PVALIDATE is an SEV-SNP instruction; a " + VmType.name(vm.type()) + " guest cannot execute it (#UD)");
+            if ((gpa & 0xfff) != 0 || (size & 0xfff) != 0 || size <= 0) return PVALIDATE_FAIL_INPUT;
+            for (long at = gpa; at < gpa + size; at += 4096) {
+                long at0 = at;
+                long code = pageOperation(at, result -> vm.pvalidatePage(at0, validate, result));
+                if (code != PVALIDATE_SUCCESS) return code;
+            }
+            return PVALIDATE_SUCCESS;
+        }
+
+        @Override public long acceptPage(long gpa, long size) {
+            if (!(vm.encryptedMemory() instanceof EncryptedMemory.Tdx)) throw new IllegalStateException(
+                    "TDG.MEM.PAGE.ACCEPT is a TDCALL; a " + VmType.name(vm.type()) + " guest is no TD (#UD)");
+            long shared = vm.tdxSharedBit();
+            if ((gpa & 0xfff) != 0 || (size & 0xfff) != 0 || size <= 0 || ((gpa | (gpa + size - 1)) & shared) != 0)
+                return TDX_OPERAND_INVALID;
+            for (long at = gpa; at < gpa + size; at += 4096) {
+                long at0 = at;
+                long status = pageOperation(at, result -> vm.acceptPage(at0, result));
+                if (status != TDX_SUCCESS) return status;
+            }
+            return TDX_SUCCESS;
+        }
+
+        /** One page's PVALIDATE or accept: retried after each memory fault the VMM answers, as an access is. */
+        private long pageOperation(long gpa, java.util.function.Function<long[], SimVm.Stop> operation) {
+            long[] result = new long[1];
+            while (true) {
+                SimVm.Stop stop = operation.apply(result);
+                if (stop == null) return result[0];
+                if (stop instanceof SimVm.Stop.Fault f) exit(f.exit());
+                else if (stop instanceof SimVm.Stop.RunFails r) await(new Event.RunFailure(r.error()));
+                else if (stop instanceof SimVm.Stop.Raise r) throw r.exception();
+                else throw new IllegalStateException("GPA 0x" + Long.toHexString(gpa) + " is not guest memory");
+            }
+        }
     }
 
     /** A guest memory access, page by page; each page either completes or stops the vCPU and is retried. */
@@ -415,6 +455,8 @@ final class SimVcpuImpl implements SimVcpu {
                     exit(f.exit());             // userspace converts; the access is retried
                 } else if (stop instanceof SimVm.Stop.RunFails r) {
                     await(new Event.RunFailure(r.error()));
+                } else if (stop instanceof SimVm.Stop.Raise r) {
+                    throw r.exception();    // inside the guest: the program ends unless it catches it
                 } else {
                     mmio(at, buf, done, chunk, write);
                     break;

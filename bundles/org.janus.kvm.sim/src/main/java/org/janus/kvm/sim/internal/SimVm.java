@@ -54,6 +54,10 @@ final class SimVm implements KvmVm, SimVmView {
     private SnpFirmware snp;
     /** The TD's state in KVM and the TDX module, for every KVM_X86_TDX_VM (tdx_vm_init runs at KVM_CREATE_VM). */
     private final TdxModule tdx;
+    /** What SNP or TDX hardware does to this VM's private memory; null for every other VM. */
+    private final EncryptedMemory encrypted;
+    /** Why KVM marked the VM dead (kvm_vm_dead): every VM and vCPU ioctl then answers EIO. Null while it lives. */
+    private volatile String deadReason;
 
     SimVm(SimHost host, long type, int id) {
         this.host = host;
@@ -62,10 +66,25 @@ final class SimVm implements KvmVm, SimVmView {
         this.id = id;
         this.page = host.pageSize();
         this.tdx = rules.isX86() && type == VmType.X86_TDX ? new TdxModule(this) : null;
+        this.encrypted = EncryptedMemory.of(this);
     }
 
     /** The TD state of a KVM_X86_TDX_VM, else null. */
     TdxModule tdx() { return tdx; }
+
+    /** The memory-encryption model of an SNP VM or a TD, else null. */
+    EncryptedMemory encryptedMemory() { return encrypted; }
+
+    /** kvm_vm_dead: from now on every VM and vCPU ioctl fails with EIO. */
+    void markDead(String why) {
+        if (deadReason == null) deadReason = why;
+    }
+
+    /** EIO once KVM has marked the VM dead (kvm_vm_ioctl and kvm_vcpu_ioctl check kvm->vm_dead first). */
+    void checkAlive(String op) {
+        String why = deadReason;
+        if (why != null) throw new KvmException(op, Errno.EIO, "the VM is dead: " + why);
+    }
 
     SimHost host() { return host; }
 
@@ -77,6 +96,7 @@ final class SimVm implements KvmVm, SimVmView {
 
     private void ensureOpen(String op) {
         if (!open) throw new KvmException(op, Errno.EBADF, "VM is closed");
+        checkAlive(op);
     }
 
     @Override public int checkExtension(KvmCap cap) {
@@ -239,6 +259,11 @@ final class SimVm implements KvmVm, SimVmView {
         synchronized (host.lock) {
             if ((a.attributes() & MemoryAttribute.PRIVATE) != 0) privateGfns.add(first, end);
             else privateGfns.remove(first, end);
+            // No memslot lies above 2^52 (x86), so a range reaching beyond it is cut there (it cannot overflow: checked above).
+            long limit = 1L << KernelRules.X86_PHYS_BITS;
+            if (encrypted != null && Long.compareUnsigned(a.address(), limit) < 0)
+                encrypted.vmAttributesChanged(a.address(), Long.compareUnsigned(a.address() + a.size(), limit) > 0
+                        ? limit : a.address() + a.size());
         }
     }
 
@@ -454,6 +479,9 @@ final class SimVm implements KvmVm, SimVmView {
         record Mmio() implements Stop {}
 
         record RunFails(KvmException error) implements Stop {}
+
+        /** The hardware raises an exception inside the guest (#VC, #VE); the VMM sees nothing. */
+        record Raise(org.janus.kvm.api.program.GuestCpuException exception) implements Stop {}
     }
 
     private static final Stop MMIO = new Stop.Mmio();
@@ -493,6 +521,10 @@ final class SimVm implements KvmVm, SimVmView {
             if (accessPrivate) {
                 // Private memory comes only from guest_memfd; a deleted slot or one without it faults (§8).
                 if (slot == null || slot.gmem() == null || slot.gmem().isReleased()) return memoryFault(true, pageGpa);
+                if (encrypted != null) {
+                    Stop refused = encrypted.beforeGuestAccess(slot, gpa);
+                    if (refused != null) return refused;
+                }
                 gmemAccess(slot, gpa, buf, bufOffset, length, write);
                 return null;
             }
@@ -517,6 +549,48 @@ final class SimVm implements KvmVm, SimVmView {
             }
             return null;
         }
+    }
+
+    /**
+     * SEV-SNP PVALIDATE of the page at {@code gpa}, or why the vCPU must stop first. Like any private access, a page
+     * whose attribute is shared, or that has no guest_memfd page, is a private memory fault for the VMM.
+     *
+     * @param result receives the instruction's return code when no stop is returned
+     */
+    Stop pvalidatePage(long gpa, boolean validate, long[] result) {
+        synchronized (host.lock) {
+            Memslot slot = privatePageFor(gpa);
+            if (slot == null) return memoryFault(true, gpa - Math.floorMod(gpa, page));
+            result[0] = ((EncryptedMemory.Snp) encrypted).pvalidate(slot, gpa, validate);
+            return null;
+        }
+    }
+
+    /** TDX TDG.MEM.PAGE.ACCEPT of the page at {@code gpa}, or why the vCPU must stop first (as {@link #pvalidatePage}). */
+    Stop acceptPage(long gpa, long[] result) {
+        synchronized (host.lock) {
+            Memslot slot = privatePageFor(gpa);
+            if (slot == null) return memoryFault(true, gpa - Math.floorMod(gpa, page));
+            result[0] = ((EncryptedMemory.Tdx) encrypted).accept(slot, gpa);
+            return null;
+        }
+    }
+
+    /** The memslot through which a private access to {@code gpa} reaches a guest_memfd page, or null (a memory fault). */
+    private Memslot privatePageFor(long gpa) {
+        Memslot slot = slotAt(gpa);
+        if (!attributePrivate(gpa, slot) || slot == null || slot.gmem() == null || slot.gmem().isReleased()) return null;
+        return slot;
+    }
+
+    /** The address-space-0 memslots with a guest_memfd that overlap [start, end). Callers hold the model lock. */
+    List<Memslot> slotsWithGuestMemfd(long start, long end) {
+        List<Memslot> out = new ArrayList<>();
+        Map.Entry<Long, Memslot> first = slotsByGpa.floorEntry(start);
+        Long from = first != null ? first.getKey() : start;
+        for (Memslot s : slotsByGpa.subMap(from, true, end, false).values())
+            if (s.gmem() != null && s.end() > start && s.gpa() < end) out.add(s);
+        return out;
     }
 
     private void gmemAccess(Memslot slot, long gpa, byte[] buf, int bufOffset, int length, boolean write) {

@@ -210,6 +210,8 @@ final class SnpFirmware {
                     break;
                 }
                 launched.add(pageGfn, pageGfn + 1);
+                // The firmware encrypts the page where it is and validates it: the guest finds the plaintext, ready.
+                vm.encryptedMemory().placedByFirmware(slot.gmem(), off);
                 continue;
             }
             if (done == 0) throw populateFailed(failure, why);

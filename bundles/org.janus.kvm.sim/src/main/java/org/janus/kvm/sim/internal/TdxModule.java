@@ -312,6 +312,8 @@ final class TdxModule {
             pageAdd(at);
             if ((cmd.flags() & TdxCommand.MEASURE_MEMORY_REGION) != 0) mrExtend(at, contents);
             added.add(at / PAGE, at / PAGE + 1);
+            // TDH.MEM.PAGE.ADD maps the page in the Secure EPT with its contents, accepted: no PENDING state.
+            vm.encryptedMemory().placedByFirmware(slot.gmem(), off);
             done++;
         }
         put(d, 0, source == 0 ? 0 : source + done * PAGE);
