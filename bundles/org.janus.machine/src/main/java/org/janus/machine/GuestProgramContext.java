@@ -2,6 +2,8 @@ package org.janus.machine;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.RamRegion;
 
 /**
@@ -13,15 +15,29 @@ import org.janus.memory.api.RamRegion;
  * @param vcpuId the vCPU this program runs on
  * @param vcpuCount how many vCPUs the VM has
  * @param access how the guest's memory accesses pick the private or shared face
- * @param preservesContents whether a page keeps its contents across a conversion (in place) or reads zero
- *        afterwards (legacy)
+ * @param contents what a page reads after a conversion: the memory strategy and the platform's hardware together
+ *        (preserved in place on a software-protected or pKVM VM, zero after a legacy conversion there, lost on
+ *        SEV-SNP and TDX either way)
  */
 public record GuestProgramContext(String platform, Map<String, Object> options, List<RamRegion> ram, int vcpuId,
-                                  int vcpuCount, AccessModel access, boolean preservesContents) {
+                                  int vcpuCount, AccessModel access, ConversionContents contents) {
     public GuestProgramContext {
         options = Map.copyOf(options);
         ram = List.copyOf(ram);
+        Objects.requireNonNull(contents, "contents");
     }
+
+    /**
+     * A context whose conversions keep contents or zero them as the strategy alone says: for platforms whose hardware
+     * keeps a page's bytes ({@link ConversionContents#of}).
+     */
+    public GuestProgramContext(String platform, Map<String, Object> options, List<RamRegion> ram, int vcpuId, int vcpuCount,
+                               AccessModel access, boolean strategyKeepsPage) {
+        this(platform, options, ram, vcpuId, vcpuCount, access, ConversionContents.of(strategyKeepsPage, true));
+    }
+
+    /** Whether a page reads what it held after a conversion ({@link ConversionContents#PRESERVED}). */
+    public boolean preservesContents() { return contents == ConversionContents.PRESERVED; }
 
     /** Port for console bytes ({@link GuestPorts#CONSOLE}). */
     public int consolePort() { return GuestPorts.CONSOLE; }

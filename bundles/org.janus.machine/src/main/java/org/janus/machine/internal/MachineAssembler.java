@@ -9,7 +9,7 @@ import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
 import org.janus.machine.MachineException.Step;
 import org.janus.machine.MachineSpec;
-import org.janus.memory.api.GuestRam;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.RamRegion;
 
@@ -71,7 +71,8 @@ final class MachineAssembler {
     private void createVm(Assembly a) {
         long type = a.platform.vmType(a.kvm, a.plan.platformSpec());
         a.vm = a.own("VM fd (" + VmType.name(type) + ")", a.kvm.createVm(type));
-        a.context = new MachineContext(a.name, a.platform.id(), a.kvm, a.vm, a.plan.platformSpec(), a.plan.backend());
+        a.context = new MachineContext(a.name, a.platform.id(), a.kvm, a.vm, a.plan.platformSpec(), a.plan.backend(),
+                a.platform.keepsPlaintextAcrossConversion());
         // Released before the VM fd: e.g. the /dev/sev a platform holds from initVm until its launch has finished.
         a.own("platform state", a.context::closePlatformState);
     }
@@ -121,11 +122,11 @@ final class MachineAssembler {
 
     private void loadGuestPrograms(Assembly a) {
         if (a.plan.guest() == null) return;
-        boolean inPlace = a.rams.stream().allMatch(GuestRam::preservesContents);
+        ConversionContents contents = a.context.conversionContents();
         for (KvmVcpu vcpu : a.vcpus) {
             if (!(vcpu instanceof ProgrammableVcpu sim))
                 throw new IllegalStateException("vCPU " + vcpu.id() + " runs machine code, not guest programs; guest programs need the software KVM");
-            GuestProgramContext context = SpecValidator.guestContext(a.plan.spec(), vcpu.id(), a.plan.access(), inPlace);
+            GuestProgramContext context = SpecValidator.guestContext(a.plan.spec(), vcpu.id(), a.plan.access(), contents);
             sim.load(a.plan.guest().create(context));
         }
     }

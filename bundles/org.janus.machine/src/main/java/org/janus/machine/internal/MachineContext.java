@@ -8,6 +8,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.KvmVm;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.GpaRange;
 import org.janus.memory.api.GuestRam;
 import org.janus.memory.api.MemoryBackend;
@@ -30,19 +31,23 @@ final class MachineContext implements VmContext {
     private final KvmVm vm;
     private final PlatformSpec spec;
     private final String backend;
+    /** The platform's answer to {@link org.janus.platform.api.ConfidentialPlatform#keepsPlaintextAcrossConversion()}. */
+    private final boolean hardwareKeepsPlaintext;
     private final List<KvmVcpu> vcpus = new CopyOnWriteArrayList<>();
     private final Map<String, Object> platformState = new ConcurrentHashMap<>();
     private final List<String> log = new CopyOnWriteArrayList<>();
     private volatile GuestMemoryMap map;
     private volatile VmConversions conversions;
 
-    MachineContext(String name, String platform, Kvm kvm, KvmVm vm, PlatformSpec spec, String backend) {
+    MachineContext(String name, String platform, Kvm kvm, KvmVm vm, PlatformSpec spec, String backend,
+                   boolean hardwareKeepsPlaintext) {
         this.name = name;
         this.platform = platform;
         this.kvm = kvm;
         this.vm = vm;
         this.spec = spec;
         this.backend = backend;
+        this.hardwareKeepsPlaintext = hardwareKeepsPlaintext;
     }
 
     void memory(GuestMemoryMap map, VmConversions conversions) {
@@ -68,6 +73,11 @@ final class MachineContext implements VmContext {
         GuestMemoryMap m = map;
         if (m == null) return MemoryBackend.GUEST_MEMFD.equals(backend);
         return m.rams().stream().allMatch(GuestRam::preservesContents);
+    }
+
+    /** The strategy's answer combined with the hardware's: SEV-SNP and TDX lose contents even in place. */
+    @Override public ConversionContents conversionContents() {
+        return ConversionContents.of(convertsInPlace(), hardwareKeepsPlaintext);
     }
 
     @Override public void writeGuest(long gpa, byte[] data) {

@@ -18,6 +18,7 @@ import org.janus.machine.MachineSpec;
 import org.janus.machine.MachineSpec.Region;
 import org.janus.machine.SpecException;
 import org.janus.machine.SpecProblem;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.PageState;
 import org.janus.memory.api.RamRegion;
@@ -133,7 +134,8 @@ public final class SpecValidator {
         // The guest's context needs a sound layout; with problems there, its options wait for the next run.
         if (guest != null && spec.guest() != null && spec.memory() != null && spec.vcpus() != null && access != null
                 && backend != null && !hasProblemAt(problems, "$.memory") && !hasProblemAt(problems, "$.vcpus")) {
-            GuestProgramContext context = guestContext(spec, 0, access, MemoryBackend.GUEST_MEMFD.equals(backend));
+            GuestProgramContext context = guestContext(spec, 0, access, ConversionContents.of(
+                    MemoryBackend.GUEST_MEMFD.equals(backend), platform.keepsPlaintextAcrossConversion()));
             for (SpecProblem p : guest.validate(context)) {
                 String path = p.path() == null || p.path().isEmpty() ? "$.guest.options" : "$.guest.options." + p.path();
                 problems.add(new SpecProblem(path, p.message()));
@@ -353,13 +355,13 @@ public final class SpecValidator {
         return AccessModel.SHARED_ONLY;
     }
 
-    static GuestProgramContext guestContext(MachineSpec spec, int vcpu, AccessModel access, boolean preservesContents) {
+    static GuestProgramContext guestContext(MachineSpec spec, int vcpu, AccessModel access, ConversionContents contents) {
         List<RamRegion> ram = new ArrayList<>();
         List<Region> regions = spec.memory().ram();
         for (int i = 0; i < regions.size(); i++) ram.add(new RamRegion(regions.get(i).name(), i, regions.get(i).gpa(), regions.get(i).size()));
         ram.sort(Comparator.comparingLong(RamRegion::gpa));
         return new GuestProgramContext(spec.platform().id(), spec.guest().options(), ram, vcpu, spec.vcpus().count(), access,
-                preservesContents);
+                contents);
     }
 
     private static String listOrNone(List<String> names) {

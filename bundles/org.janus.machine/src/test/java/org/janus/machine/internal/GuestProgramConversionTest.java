@@ -20,7 +20,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * conversions with MAP_GPA_RANGE; on SEV-SNP it also chooses private or shared per access (C-bit), so a mismatch
  * raises a real KVM_EXIT_MEMORY_FAULT that the exit loop hands to the engine. Host writes come in between. After
  * every step the invariants of {@link SimMachine#check} hold, the guest reads what the strategy promises (its own
- * private words kept in place, zero after a legacy conversion with discard) and gets the right hypercall answers.
+ * private words kept in place, zero after a legacy conversion with discard) and gets the right hypercall answers. On
+ * SEV-SNP the guest validates a page before each private access (PVALIDATE, a page already validated being fine), and
+ * a word is checked only where the page has not changed owner since it was written: the hardware shows ciphertext or
+ * garbage there.
  */
 class GuestProgramConversionTest {
     private static final int SEEDS = 3;
@@ -70,14 +73,22 @@ class GuestProgramConversionTest {
                     case 2 -> {
                         // The guest writes its word with the access KVM derives (sw-protected) or a private access (SNP).
                         PageState face = setup.isSnp() ? PageState.PRIVATE : m.regionAt(gpa).expected(m.regionAt(gpa).page(gpa));
-                        guest.run(cpu -> cpu.write(word, le(value)), context + " guest write 0x" + Long.toHexString(gpa));
+                        guest.run(cpu -> {
+                            if (setup.isSnp()) cpu.pvalidate(gpa, P, true);
+                            cpu.write(word, le(value));
+                        }, context + " guest write 0x" + Long.toHexString(gpa));
                         m.guestWrote(gpa, face, value);
                         context += " guest write " + face + " 0x" + Long.toHexString(gpa);
                     }
                     case 3 -> {
-                        guest.run(cpu -> seen.set(le(cpu.read(word, 8))), context + " guest read 0x" + Long.toHexString(gpa));
+                        guest.run(cpu -> {
+                            if (setup.isSnp()) cpu.pvalidate(gpa, P, true);
+                            seen.set(le(cpu.read(word, 8)));
+                        }, context + " guest read 0x" + Long.toHexString(gpa));
                         PageState face = setup.isSnp() ? PageState.PRIVATE : m.regionAt(gpa).expected(m.regionAt(gpa).page(gpa));
-                        assertEquals(m.expectedWord(gpa, face), seen.get(), context + ": the guest's " + face + " read at 0x" + Long.toHexString(gpa));
+                        long want = m.expectedWord(gpa, face);
+                        if (m.knows(gpa, face))
+                            assertEquals(want, seen.get(), context + ": the guest's " + face + " read at 0x" + Long.toHexString(gpa));
                     }
                     case 4 -> {
                         guest.run(cpu -> cpu.writeShared(word, le(value)), context + " guest shared write 0x" + Long.toHexString(gpa));
@@ -85,8 +96,9 @@ class GuestProgramConversionTest {
                     }
                     default -> {
                         guest.run(cpu -> seen.set(le(cpu.readShared(word, 8))), context + " guest shared read 0x" + Long.toHexString(gpa));
-                        assertEquals(m.expectedWord(gpa, PageState.SHARED), seen.get(), context + ": the guest's shared read at 0x"
-                                + Long.toHexString(gpa));
+                        long want = m.expectedWord(gpa, PageState.SHARED);
+                        if (m.knows(gpa, PageState.SHARED))
+                            assertEquals(want, seen.get(), context + ": the guest's shared read at 0x" + Long.toHexString(gpa));
                     }
                 }
                 m.check(context);

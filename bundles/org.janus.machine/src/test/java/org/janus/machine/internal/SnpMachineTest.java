@@ -99,8 +99,10 @@ class SnpMachineTest {
     static ServiceDirectory services(SimKvm kvm) {
         return Machines.services(kvm).addPlatform(new SevSnpPlatform())
                 .addGuest("private-hello", new Machines.TestGuest(c -> cpu -> {
-                    // A private word per vCPU in low RAM (plain SNP accesses are private), read back, then halt.
-                    long at = (32L << 20) + 8L * cpu.vcpuId();
+                    // A private word per vCPU in low RAM (plain SNP accesses are private), in a page the vCPU validates
+                    // first (PVALIDATE: the launch left it out), read back, then halt.
+                    long at = (32L << 20) + 4096L * cpu.vcpuId();
+                    if (cpu.pvalidate(at, 4096, true) != 0) throw new IllegalStateException("PVALIDATE failed");
                     cpu.writeLong(at, 0x5eed0000L + cpu.vcpuId());
                     if (cpu.readLong(at) != 0x5eed0000L + cpu.vcpuId()) throw new IllegalStateException("private word lost");
                     cpu.hlt();

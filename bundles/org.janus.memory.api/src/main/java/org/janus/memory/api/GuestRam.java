@@ -20,7 +20,11 @@ public interface GuestRam extends AutoCloseable {
     /** Whether the region has a private face at all (false for RAM of a VM without private memory). */
     boolean hasPrivateMemory();
 
-    /** Whether the contents of a page survive a conversion (in place: yes; legacy: no, the other side reads zero). */
+    /**
+     * Whether the backend keeps a page's contents across a conversion (in place: yes, one page serves both faces;
+     * legacy: no, the other side is another page and reads zero). This is the strategy's part only: on SEV-SNP and TDX
+     * the hardware loses the contents whatever the backend does ({@link ConversionContents}).
+     */
     boolean preservesContents();
 
     PageState stateAt(long gpa);

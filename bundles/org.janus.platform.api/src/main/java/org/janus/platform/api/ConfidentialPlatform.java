@@ -88,6 +88,16 @@ public interface ConfidentialPlatform {
     /** The launch measurement a spec will produce, computed without running it, where the platform has one. */
     Optional<byte[]> expectedMeasurement(PlatformSpec spec);
 
+    /**
+     * Whether this platform's hardware leaves a page's bytes as they are when the page changes owner between guest and
+     * host, so that a conversion in place keeps them. True by default, as for the software-protected VM and pKVM's
+     * protected VMs, whose private memory is plain memory the host cannot map. SEV-SNP and TDX answer false: private
+     * memory is encrypted with the guest's key, so a page converted in place shows the host ciphertext or zeros, and the
+     * guest garbage or zeros, never the other side's plaintext. The machine combines it with the memory strategy into
+     * {@link VmContext#conversionContents()}.
+     */
+    default boolean keepsPlaintextAcrossConversion() { return true; }
+
     /** The verdict of {@link #support}. */
     record Support(boolean supported, String reason) {
         public static Support yes(String reason) { return new Support(true, reason); }

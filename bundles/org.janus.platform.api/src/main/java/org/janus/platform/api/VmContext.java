@@ -5,6 +5,7 @@ import java.util.Map;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.KvmVm;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.PageState;
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -26,8 +27,19 @@ public interface VmContext {
     /** The vCPUs created so far, in id order. */
     List<KvmVcpu> vcpus();
 
-    /** Whether the memory strategy keeps contents across conversions (in place) or not (legacy). */
+    /**
+     * Whether the memory strategy converts in place, one page serving both faces (the host writes a launch payload
+     * into shared pages and converts them to private for the firmware to take where they are), or not (legacy: the
+     * private face is another page, so a payload goes to the firmware from a separate buffer).
+     */
     boolean convertsInPlace();
+
+    /**
+     * What a page reads after a conversion in this VM: the memory strategy ({@link #convertsInPlace()}) combined with
+     * the platform's hardware ({@link ConfidentialPlatform#keepsPlaintextAcrossConversion()}). By default the strategy
+     * alone, for contexts that know no platform.
+     */
+    default ConversionContents conversionContents() { return ConversionContents.of(convertsInPlace(), true); }
 
     /** Host access to guest RAM: writes while the range is shared (e.g. loading an image before converting it). */
     void writeGuest(long gpa, byte[] data);

@@ -5,7 +5,7 @@
  * newer version of a platform bundle can take over a running VM.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package org.janus.platform.api;
 
 import org.osgi.annotation.bundle.Export;

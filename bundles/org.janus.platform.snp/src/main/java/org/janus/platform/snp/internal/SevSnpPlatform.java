@@ -84,6 +84,13 @@ public final class SevSnpPlatform implements ConfidentialPlatform {
     @Override public PageState initialRamState() { return PageState.PRIVATE; }
 
     /**
+     * No: private memory is encrypted with the guest's key and the RMP ties each page to its owner, so a page the host
+     * converts to shared shows it the ciphertext, and a page that turns private shows the guest garbage until it writes
+     * it (AMD64 APM vol. 2, 15.36), in place as in legacy memory.
+     */
+    @Override public boolean keepsPlaintextAcrossConversion() { return false; }
+
+    /**
      * Checks the options, the vCPU model and the firmware image (which must carry SEV metadata: Debian's
      * OVMF_CODE_4M.fd, for one, does not). That RAM covers the image and the SEV metadata sections cannot be seen
      * from here; the launch says so when it does not.

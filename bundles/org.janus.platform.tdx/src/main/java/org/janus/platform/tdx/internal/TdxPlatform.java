@@ -61,6 +61,13 @@ public final class TdxPlatform implements ConfidentialPlatform {
 
     @Override public PageState initialRamState() { return PageState.PRIVATE; }
 
+    /**
+     * No: a page that leaves the TD (TDH.MEM.PAGE.REMOVE) never shows the host the TD's plaintext, and a page that
+     * turns private is PENDING until the guest accepts it, which fills it with zeros (TDG.MEM.PAGE.ACCEPT), in place as
+     * in legacy memory.
+     */
+    @Override public boolean keepsPlaintextAcrossConversion() { return false; }
+
     @Override public List<Problem> validate(PlatformSpec spec) { return TdxOptions.read(spec, true).problems(); }
 
     @Override public void initVm(VmContext context) {
