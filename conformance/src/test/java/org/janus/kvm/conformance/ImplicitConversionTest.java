@@ -23,7 +23,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Implicit conversion on SEV-SNP and TDX VMs (reference §5.6, §6.4): a guest access whose kind (private or shared)
  * mismatches the page's attribute exits with KVM_EXIT_MEMORY_FAULT (KVM_RUN -1/EFAULT), the VMM converts, and the
- * re-run access succeeds. Such a guest needs a launched confidential VM, so only the software KVM runs it.
+ * re-run access succeeds. The guest takes the page into use first as the hardware demands (PVALIDATE on SNP,
+ * TDG.MEM.PAGE.ACCEPT on TDX: both private accesses, so they raise the first fault; {@link EncryptedMemoryTest}).
+ * Such a guest needs a launched confidential VM, so only the software KVM runs it.
  */
 class ImplicitConversionTest extends KvmTargetTest {
 
@@ -45,6 +47,8 @@ class ImplicitConversionTest extends KvmTargetTest {
         assumeTrue(vcpu instanceof SimVcpu, "an SNP/TDX guest needs a launched confidential VM; only the software KVM runs one here");
         if (type == VmType.X86_TDX) TdxCommandsTest.finalizeTd(vm, vcpu);
         ((SimVcpu) vcpu).load(cpu -> {
+            if (type == VmType.X86_SNP) cpu.pvalidate(DATA_GPA, page, true);
+            else cpu.acceptPage(DATA_GPA, page);
             cpu.writePrivate(DATA_GPA, filled((int) page, PATTERN));
             byte[] back = cpu.readPrivate(DATA_GPA, (int) page);
             for (byte b : back) if (b != PATTERN) throw new AssertionError("guest: private page lost its contents");

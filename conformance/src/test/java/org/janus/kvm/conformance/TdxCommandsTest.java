@@ -89,10 +89,21 @@ class TdxCommandsTest extends KvmTargetTest {
     }
 
     /** Makes {@code td} a TD whose vCPUs can be created: KVM_TDX_CAPABILITIES, then KVM_TDX_INIT_VM with what they offer. */
-    static void initTd(KvmVm td) {
+    static void initTd(KvmVm td) { initTd(td, 0); }
+
+    /**
+     * As {@link #initTd(KvmVm)}, with TD attributes (e.g. SEPT_VE_DISABLE, bit 28).
+     *
+     * @return whether KVM_TDX_CAPABILITIES offered all of {@code attributes}; the TD is not initialised when it did not
+     */
+    static boolean initTd(KvmVm td, long attributes) {
         byte[] caps = capabilities(256);
         td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.CAPABILITIES, 0, caps));
-        td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.INIT_VM, 0, initVm(caps)));
+        if ((attributes & ~ByteBuffer.wrap(caps).order(ByteOrder.LITTLE_ENDIAN).getLong(0)) != 0) return false;
+        byte[] init = initVm(caps);
+        ByteBuffer.wrap(init).order(ByteOrder.LITTLE_ENDIAN).putLong(0, attributes);
+        td.memoryEncryptOp(TdxCommand.withStruct(TdxCommand.INIT_VM, 0, init));
+        return true;
     }
 
     /** KVM_TDX_INIT_VCPU on each vCPU, then KVM_TDX_FINALIZE_VM: the TD runs (tdx_vcpu_pre_run wants both). */

@@ -18,12 +18,14 @@ import org.janus.memory.api.RamRegion;
  * pages. One iteration picks a page size the slice can hold (4 KiB, 2 MiB, 1 GiB), a run of such pages aligned to
  * it, and then:
  * <ol>
- *   <li>MAP_GPA_RANGE to private (encrypted), with the page-size code of the chosen size;</li>
+ *   <li>MAP_GPA_RANGE to private (encrypted), with the page-size code of the chosen size, and on SEV-SNP and TDX
+ *       the range taken into use as a guest kernel does (PVALIDATE; TDG.MEM.PAGE.ACCEPT);</li>
  *   <li>writes a word derived from (seed, vCPU, iteration, page) into up to {@code pagesPerRange} of its pages,
  *       spread from the first to the last, and reads them back while private;</li>
- *   <li>MAP_GPA_RANGE to shared;</li>
- *   <li>reads the same words: they must be preserved when the VM converts in place, and zero after a legacy
- *       conversion, whose shared side is a different page that was discarded.</li>
+ *   <li>on SEV-SNP the range's validation rescinded, then MAP_GPA_RANGE to shared;</li>
+ *   <li>reads the same words: they must be preserved when the VM converts in place on a software-protected VM, zero
+ *       after a legacy conversion there (the shared side is a different page, discarded), and on SEV-SNP and TDX,
+ *       whose hardware loses a page's plaintext when it changes owner, anything but the word written.</li>
  * </ol>
  * Any mismatch or refused conversion throws with the vCPU, iteration, range and both values, which ends the VM as
  * FAILED with that message. It then reports on the console and halts.
@@ -103,6 +105,7 @@ final class ConversionStormProgram implements GuestProgram {
                     + Long.toHexString(start + length) + ") in " + n + " x " + size.name();
 
             convert(cpu, start, length, size, true, where);
+            GuestOps.takePrivate(cpu, context, start, length, where);
             long[] pages = samplePages(start, length);
             for (long page : pages) write(cpu, page, pattern(vcpu, it, page));
             for (long page : pages) {
@@ -110,19 +113,38 @@ final class ConversionStormProgram implements GuestProgram {
                 long want = pattern(vcpu, it, page);
                 if (got != want) throw mismatch(where, page, got, want, "while private, right after writing it");
             }
+            GuestOps.releasePrivate(cpu, context, start, length, where);
             convert(cpu, start, length, size, false, where);
             for (long page : pages) {
                 long got = read(cpu, page, false);
-                long want = context.preservesContents() ? pattern(vcpu, it, page) : 0;
-                if (got != want) throw mismatch(where, page, got, want, "after converting back to shared ("
-                        + (context.preservesContents() ? "in place: contents are preserved" : "legacy: the shared side was discarded, so it reads zero") + ")");
+                long written = pattern(vcpu, it, page);
+                switch (context.contents()) {
+                    case PRESERVED -> {
+                        if (got != written) throw mismatch(where, page, got, written, "after converting back to shared (in place:"
+                                + " contents are preserved)");
+                    }
+                    case ZEROED -> {
+                        if (got != 0) throw mismatch(where, page, got, 0, "after converting back to shared (legacy: the shared"
+                                + " side was discarded, so it reads zero)");
+                    }
+                    case LOST -> {
+                        if (got == written) throw new IllegalStateException(where + ": the page at 0x" + Long.toHexString(page)
+                                + " reads the word written privately, 0x" + Long.toHexString(got) + ", after converting back to"
+                                + " shared: the " + context.platform() + " hardware must not show the host the guest's plaintext");
+                    }
+                }
             }
             conversions += 2;
             bytes += 2 * length;
             checked += pages.length;
         }
+        String outcome = switch (context.contents()) {
+            case PRESERVED -> "preserved";
+            case ZEROED -> "zeroed";
+            case LOST -> "lost (never the plaintext: encrypted memory)";
+        };
         String report = "conversion-storm vcpu " + vcpu + ": " + conversions + " conversions, " + bytes / K4 + " pages converted, "
-                + checked + " pages checked, contents " + (context.preservesContents() ? "preserved" : "zeroed") + " as expected\n";
+                + checked + " pages checked, contents " + outcome + " as expected\n";
         for (byte b : report.getBytes(StandardCharsets.US_ASCII)) cpu.out(context.consolePort(), 1, b & 0xff);
         cpu.hlt();
     }

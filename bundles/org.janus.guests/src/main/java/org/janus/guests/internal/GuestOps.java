@@ -10,6 +10,7 @@ import org.janus.kvm.api.program.GuestCpu;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.GuestProgramContext.AccessModel;
 import org.janus.memory.api.RamRegion;
+import org.janus.platform.api.ConfidentialPlatform;
 
 /**
  * What the guest programs do alike: console lines, page-state changes (MAP_GPA_RANGE on x86, pKVM's MEM_SHARE and
@@ -128,6 +129,72 @@ final class GuestOps {
         long ret = mapGpaRange(cpu, gpa, size, pageSizeCode(gpa, size), toPrivate);
         if (ret != 0) throw new IllegalStateException(where + ": MAP_GPA_RANGE of " + range(gpa, size) + " to "
                 + (toPrivate ? "private" : "shared") + " answered " + answerName(ret));
+    }
+
+    /**
+     * Takes [gpa, gpa + size), which has just turned private, into use, as a guest kernel must before it touches it:
+     * PVALIDATE on SEV-SNP, TDG.MEM.PAGE.ACCEPT on TDX (which fills the pages with zeros); nothing on platforms whose
+     * private pages are usable as they are. It must succeed.
+     */
+    static void takePrivate(GuestCpu cpu, GuestProgramContext context, long gpa, long size, String where) {
+        if (ConfidentialPlatform.SEV_SNP.equals(context.platform())) {
+            long rc = cpu.pvalidate(gpa, size, true);
+            if (rc != GuestCpu.PVALIDATE_SUCCESS) throw new IllegalStateException(where + ": PVALIDATE of " + range(gpa, size)
+                    + " answered " + pvalidateName(rc));
+        } else if (ConfidentialPlatform.TDX.equals(context.platform())) {
+            long status = cpu.acceptPage(gpa, size);
+            if (status != GuestCpu.TDX_SUCCESS) throw new IllegalStateException(where + ": TDG.MEM.PAGE.ACCEPT of "
+                    + range(gpa, size) + " answered 0x" + Long.toHexString(status)
+                    + (status == GuestCpu.TDX_PAGE_ALREADY_ACCEPTED ? " (TDX_PAGE_ALREADY_ACCEPTED)" : ""));
+        }
+    }
+
+    /**
+     * As {@link #takePrivate}, for memory whose history the program does not know (RAM it finds at boot): a page the
+     * firmware or an earlier take already made usable is fine as it is.
+     */
+    static void ensureUsable(GuestCpu cpu, GuestProgramContext context, long gpa, long size, String where) {
+        for (long at = gpa; at < gpa + size; at += PAGE) {
+            if (ConfidentialPlatform.SEV_SNP.equals(context.platform())) {
+                long rc = cpu.pvalidate(at, PAGE, true);
+                if (rc != GuestCpu.PVALIDATE_SUCCESS && rc != GuestCpu.PVALIDATE_FAIL_NOUPDATE) throw new IllegalStateException(
+                        where + ": PVALIDATE of " + range(at, PAGE) + " answered " + pvalidateName(rc));
+            } else if (ConfidentialPlatform.TDX.equals(context.platform())) {
+                long status = cpu.acceptPage(at, PAGE);
+                if (status != GuestCpu.TDX_SUCCESS && status != GuestCpu.TDX_PAGE_ALREADY_ACCEPTED) throw new IllegalStateException(
+                        where + ": TDG.MEM.PAGE.ACCEPT of " + range(at, PAGE) + " answered 0x" + Long.toHexString(status));
+            }
+        }
+    }
+
+    /**
+     * Gives up [gpa, gpa + size) before it turns shared, as Linux's set_memory_decrypted does on SEV-SNP: PVALIDATE
+     * with validate 0 (rescind), so that the guest never holds a validated page the host owns. Nothing elsewhere. The
+     * range must have been taken with {@link #takePrivate}.
+     */
+    static void releasePrivate(GuestCpu cpu, GuestProgramContext context, long gpa, long size, String where) {
+        if (!ConfidentialPlatform.SEV_SNP.equals(context.platform())) return;
+        long rc = cpu.pvalidate(gpa, size, false);
+        if (rc != GuestCpu.PVALIDATE_SUCCESS) throw new IllegalStateException(where + ": PVALIDATE (rescind) of " + range(gpa, size)
+                + " answered " + pvalidateName(rc));
+    }
+
+    /** set_memory_encrypted: {@link #convert} to private, then {@link #takePrivate}. */
+    static void makePrivate(GuestCpu cpu, GuestProgramContext context, long gpa, long size, String where) {
+        convert(cpu, gpa, size, true, where);
+        takePrivate(cpu, context, gpa, size, where);
+    }
+
+    /** set_memory_decrypted: {@link #releasePrivate}, then {@link #convert} to shared. */
+    static void makeShared(GuestCpu cpu, GuestProgramContext context, long gpa, long size, String where) {
+        releasePrivate(cpu, context, gpa, size, where);
+        convert(cpu, gpa, size, false, where);
+    }
+
+    static String pvalidateName(long rc) {
+        if (rc == GuestCpu.PVALIDATE_FAIL_NOUPDATE) return rc + " (FAIL_NOUPDATE: already in that state)";
+        if (rc == GuestCpu.PVALIDATE_FAIL_INPUT) return rc + " (FAIL_INPUT)";
+        return String.valueOf(rc);
     }
 
     /**

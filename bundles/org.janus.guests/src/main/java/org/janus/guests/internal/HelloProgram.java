@@ -7,9 +7,11 @@ import org.janus.kvm.api.program.GuestProgram;
 import org.janus.machine.GuestProgramContext;
 
 /**
- * Writes "hello from vcpu N" into guest RAM (64 bytes per vCPU), reads it back, prints it on the console
- * ({@code repeat} times) and halts (on arm64: turns itself off, and vCPU 0 the system once the others are off). The round trip through RAM makes even the smallest guest touch the memory the
- * machine built; a large {@code repeat} makes a long stream of exits without a single conversion.
+ * Writes "hello from vcpu N" into guest RAM (a page per vCPU), reads it back, prints it on the console
+ * ({@code repeat} times) and halts (on arm64: turns itself off, and vCPU 0 the system once the others are off). The
+ * round trip through RAM makes even the smallest guest touch the memory the machine built; a large {@code repeat}
+ * makes a long stream of exits without a single conversion. On SEV-SNP and TDX each vCPU first takes its page into
+ * use (PVALIDATE; TDG.MEM.PAGE.ACCEPT), as firmware does with RAM before a kernel runs.
  */
 final class HelloProgram implements GuestProgram {
     private final GuestProgramContext context;
@@ -22,15 +24,16 @@ final class HelloProgram implements GuestProgram {
         this.repeat = repeat;
     }
 
-    /** Where vCPU {@code vcpu} writes its line: 64 bytes apart from the start of the first RAM region. */
+    /** Where vCPU {@code vcpu} writes its line: a page each from the start of the first RAM region. */
     static long slotOf(GuestProgramContext context, int vcpu) {
         var first = context.ram().get(0);
-        return first.gpa() + (64L * vcpu) % first.size();
+        return first.gpa() + (GuestOps.PAGE * vcpu) % first.size();
     }
 
     @Override public void run(GuestCpu cpu) {
         byte[] line = ("hello from vcpu " + cpu.vcpuId() + "\n").getBytes(StandardCharsets.US_ASCII);
         long at = slotOf(context, cpu.vcpuId());
+        GuestOps.ensureUsable(cpu, context, at, GuestOps.PAGE, "hello: vcpu " + cpu.vcpuId());
         cpu.write(at, line);
         byte[] back = cpu.read(at, line.length);
         if (!Arrays.equals(line, back))

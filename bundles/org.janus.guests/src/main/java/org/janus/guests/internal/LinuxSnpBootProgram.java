@@ -18,15 +18,21 @@ import org.janus.memory.api.RamRegion;
 /**
  * The memory behaviour of a Linux guest booting on SEV-SNP after OVMF has handed over, on every vCPU:
  * <ol>
- *   <li>The boot CPU (vCPU 0) sets up what the host must see: one GHCB page per vCPU and the SWIOTLB bounce region,
- *       each converted to shared with MAP_GPA_RANGE, and the memory still to accept. RAM of an SNP VM starts private
- *       in the host's tracker; Linux's acceptance (a page-state change to private, then PVALIDATE) would convert
- *       nothing there, so the program first hands that memory to the host (MAP_GPA_RANGE to shared), as a host
- *       holding unaccepted memory shared would have it. It then releases the other vCPUs.</li>
+ *   <li>The boot CPU (vCPU 0) first makes the boot mailbox shared (the first page of the kernel area, where the vCPUs
+ *       signal each other with shared accesses, since the others must not touch private memory the boot CPU has not
+ *       validated yet). Standing in for OVMF, which validates system RAM before the kernel runs, it then validates
+ *       the rest of the kernel area and the SWIOTLB region (PVALIDATE). It sets up what the host must see: one GHCB
+ *       page per vCPU and the SWIOTLB bounce region, each rescinded (PVALIDATE off) and converted to shared with
+ *       MAP_GPA_RANGE as Linux's set_memory_decrypted does, and the memory still to accept. RAM of an SNP VM starts
+ *       private in the host's tracker; Linux's acceptance (a page-state change to private, then PVALIDATE) would
+ *       convert nothing there, so the program first hands that memory to the host (MAP_GPA_RANGE to shared, nothing
+ *       to rescind: it was never validated), as a host holding unaccepted memory shared would have it. It then
+ *       releases the other vCPUs.</li>
  *   <li>Each vCPU accepts its share of that memory lazily, chunk by chunk, alternating two ways: as Linux does
- *       (MAP_GPA_RANGE to private for the chunk, the exit KVM makes of a GHCB page-state change) and by touching the
- *       chunk with private accesses without asking first, so that each page raises a memory fault the host answers
- *       with an implicit conversion. Every page gets a 64-byte line derived from (seed, chunk, page).</li>
+ *       (MAP_GPA_RANGE to private for the chunk, the exit KVM makes of a GHCB page-state change, then PVALIDATE) and
+ *       by validating the chunk without asking first, so that each page's PVALIDATE (a private access) raises a memory
+ *       fault the host answers with an implicit conversion. A private access to a page not validated would raise #VC.
+ *       Every page gets a 64-byte line derived from (seed, chunk, page).</li>
  *   <li>After each chunk, I/O through its bounce buffer: private data of the chunk is copied into the vCPU's slot of
  *       the SWIOTLB region (shared accesses), a request naming it goes into the vCPU's GHCB, and its CRC-32 is
  *       written to a device doorbell port. The vCPU checks that the bounce buffer and the GHCB read back what it
@@ -53,8 +59,8 @@ final class LinuxSnpBootProgram implements GuestProgram {
     private static final int LINE = 64;
 
     /**
-     * Where the program keeps what: a 2 MiB "kernel" area (the boot flags in its first page, the GHCBs from 1 MiB),
-     * then the SWIOTLB region, then the memory to accept, each 2 MiB aligned.
+     * Where the program keeps what: a 2 MiB "kernel" area (the shared boot mailbox with the boot flags in its first
+     * page, the GHCBs from 1 MiB), then the SWIOTLB region, then the memory to accept, each 2 MiB aligned.
      */
     record Layout(long kernel, long swiotlb, long swiotlbSize, long accept, long acceptSize, long chunk) {
         static Optional<Layout> place(List<RamRegion> ram, long acceptSize, long chunk, long swiotlbSize) {
@@ -64,6 +70,8 @@ final class LinuxSnpBootProgram implements GuestProgram {
         }
 
         static long bytesNeeded(long acceptSize, long swiotlbSize) { return M2 + (swiotlbSize + M2 - 1) / M2 * M2 + acceptSize; }
+
+        long mailbox() { return kernel; }
 
         long bootFlag() { return kernel; }
 
@@ -112,9 +120,9 @@ final class LinuxSnpBootProgram implements GuestProgram {
         for (int c = vcpu; c < layout.chunks(); c += vcpus) checkLines(cpu, c, "at the end of the boot");
         int chunks = byChange + byTouch;
         GuestOps.print(cpu, context, String.format("[vcpu %d] accepted %s in %d chunks: %d by page-state change (MAP_GPA_RANGE),"
-                + " %d by touching (implicit conversion on memory faults); %d bounce-buffer transfers with their checksums;"
-                + " private data intact", vcpu, mib(chunks * layout.chunk()), chunks, byChange, byTouch, transfers));
-        GuestOps.writeLong(cpu, Face.PRIVATE, layout.doneFlag(vcpu), DONE ^ seed ^ vcpu);
+                + " %d by touching (PVALIDATE without a page-state change: implicit conversion on memory faults); %d"
+                + " bounce-buffer transfers with their checksums; private data intact", vcpu, mib(chunks * layout.chunk()), chunks, byChange, byTouch, transfers));
+        GuestOps.writeLong(cpu, Face.SHARED, layout.doneFlag(vcpu), DONE ^ seed ^ vcpu);
         if (vcpu != 0) {
             cpu.hlt();
             return;
@@ -131,22 +139,28 @@ final class LinuxSnpBootProgram implements GuestProgram {
         int vcpus = context.vcpuCount();
         GuestOps.print(cpu, context, "Linux version 6.12.0-janus (linux-snp-boot guest program) #1 SMP");
         GuestOps.print(cpu, context, "Memory Encryption Features active: AMD SEV SEV-ES SEV-SNP");
-        for (int v = 0; v < vcpus; v++) GuestOps.convert(cpu, layout.ghcb(v), PAGE, false, "GHCB of vCPU " + v);
+        GuestOps.convert(cpu, layout.mailbox(), PAGE, false, "boot mailbox");
+        long validated = M2 - PAGE;
+        GuestOps.takePrivate(cpu, context, layout.mailbox() + PAGE, validated, "validating the kernel area");
+        GuestOps.takePrivate(cpu, context, layout.swiotlb(), layout.swiotlbSize(), "validating the SWIOTLB region");
+        GuestOps.print(cpu, context, "SEV-SNP: " + mib(validated + layout.swiotlbSize()) + " of system RAM validated (PVALIDATE),"
+                + " the boot mailbox at " + range(layout.mailbox(), PAGE) + " shared");
+        for (int v = 0; v < vcpus; v++) GuestOps.makeShared(cpu, context, layout.ghcb(v), PAGE, "GHCB of vCPU " + v);
         GuestOps.print(cpu, context, "SEV: " + vcpus + " GHCB pages at " + range(layout.ghcb(0), vcpus * PAGE) + " made shared");
-        GuestOps.convert(cpu, layout.swiotlb(), layout.swiotlbSize(), false, "SWIOTLB");
+        GuestOps.makeShared(cpu, context, layout.swiotlb(), layout.swiotlbSize(), "SWIOTLB");
         GuestOps.print(cpu, context, String.format("software IO TLB: mapped [mem 0x%016x-0x%016x] (%s), shared, %s per vCPU",
                 layout.swiotlb(), layout.swiotlb() + layout.swiotlbSize() - 1, mib(layout.swiotlbSize()), mib(layout.slotSize(vcpus))));
         GuestOps.convert(cpu, layout.accept(), layout.acceptSize(), false, "handing unaccepted memory to the host");
         GuestOps.print(cpu, context, "unaccepted memory: " + range(layout.accept(), layout.acceptSize()) + " ("
                 + mib(layout.acceptSize()) + ") held shared by the host, accepted lazily in " + mib(layout.chunk()) + " chunks");
-        GuestOps.writeLong(cpu, Face.PRIVATE, layout.bootFlag(), BOOTED ^ seed);
+        GuestOps.writeLong(cpu, Face.SHARED, layout.bootFlag(), BOOTED ^ seed);
         GuestOps.print(cpu, context, "smp: Bringing up secondary CPUs: " + (vcpus - 1));
     }
 
-    /** Waits (polling private memory, as a CPU spinning on a flag) until {@code gpa} holds {@code value}. */
+    /** Waits (polling the shared boot mailbox, as a CPU spinning on a flag) until {@code gpa} holds {@code value}. */
     private void awaitWord(GuestCpu cpu, long gpa, long value, String failure) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT_MILLIS * 1_000_000;
-        while (GuestOps.readLong(cpu, Face.PRIVATE, gpa) != value) {
+        while (GuestOps.readLong(cpu, Face.SHARED, gpa) != value) {
             if (System.nanoTime() > deadline) throw new IllegalStateException(failure + " within " + WAIT_MILLIS / 1000 + " s");
             Thread.sleep(1);
         }
@@ -177,8 +191,12 @@ final class LinuxSnpBootProgram implements GuestProgram {
     private void accept(GuestCpu cpu, int c, boolean explicit) {
         long start = layout.chunkAt(c);
         String where = "vCPU " + cpu.vcpuId() + " accepting chunk " + c + " " + range(start, layout.chunk());
-        if (explicit) GuestOps.convert(cpu, start, layout.chunk(), true, where);
-        // The first private touch of each page: with the chunk still shared, each one is a memory fault.
+        if (explicit) {
+            GuestOps.makePrivate(cpu, context, start, layout.chunk(), where);
+        } else {
+            // PVALIDATE without a page-state change first: with the chunk still shared, each page's is a memory fault.
+            for (long page = start; page < start + layout.chunk(); page += PAGE) GuestOps.takePrivate(cpu, context, page, PAGE, where);
+        }
         for (long page = start; page < start + layout.chunk(); page += PAGE) cpu.writePrivate(lineAt(page), line(c, page));
         checkLines(cpu, c, "right after accepting it " + (explicit ? "by page-state change" : "by touching it"));
     }

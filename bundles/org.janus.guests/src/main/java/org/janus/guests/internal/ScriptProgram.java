@@ -25,12 +25,16 @@ import org.janus.machine.SpecProblem;
  * <ul>
  *   <li>{@code {"op":"convert","gpa":"0x100000","size":"2M","to":"private"}}: MAP_GPA_RANGE; optional
  *       {@code pageSize} (4K, 2M, 1G; default the largest the range is aligned to) and {@code expect} (ok, EINVAL,
- *       EAGAIN; default ok): the answer the guest must get;</li>
+ *       EAGAIN; default ok): the answer the guest must get. A conversion to private that succeeds is followed, as in a
+ *       guest kernel, by taking the range into use where the hardware demands it: PVALIDATE on SEV-SNP,
+ *       TDG.MEM.PAGE.ACCEPT on TDX (which zeroes the pages). A conversion to shared rescinds nothing: the host's
+ *       conversion ends the guest's hold on the pages;</li>
  *   <li>{@code {"op":"write","gpa":...,"size":...,"pattern":"0xa5","access":"private|shared|auto"}}: fills the range
  *       with the byte; {@code auto} (the default) is a plain access, private and shared exist where the guest
  *       chooses per access (SEV-SNP, TDX);</li>
  *   <li>{@code {"op":"check","gpa":...,"size":...,"pattern":...,"access":...}}: every byte of the range must be the
- *       pattern, else the guest fails naming the step and the first byte that differs;</li>
+ *       pattern, else the guest fails naming the step and the first byte that differs; with {@code "not": true} the
+ *       range must not read the pattern throughout (what SEV-SNP and TDX show of contents across a conversion);</li>
  *   <li>{@code {"op":"out","port":...,"value":...,"size":1|2|4}}: port I/O (0x3f8 console, 0xf4 exit code);</li>
  *   <li>{@code {"op":"print","text":...}}: a console line;</li>
  *   <li>{@code {"op":"hlt"}}: halts the vCPU; it must be the last step.</li>
@@ -52,7 +56,7 @@ final class ScriptProgram implements GuestProgram {
 
         record Write(String path, long gpa, long size, int pattern, Face face) implements Step {}
 
-        record Check(String path, long gpa, long size, int pattern, Face face) implements Step {}
+        record Check(String path, long gpa, long size, int pattern, Face face, boolean not) implements Step {}
 
         record Out(String path, int port, int size, long value) implements Step {}
 
@@ -65,7 +69,7 @@ final class ScriptProgram implements GuestProgram {
     private static final Map<String, Set<String>> FIELDS = Map.of(
             "convert", Set.of("op", "gpa", "size", "to", "pageSize", "expect"),
             "write", Set.of("op", "gpa", "size", "pattern", "access"),
-            "check", Set.of("op", "gpa", "size", "pattern", "access"),
+            "check", Set.of("op", "gpa", "size", "pattern", "access", "not"),
             "out", Set.of("op", "port", "value", "size"),
             "print", Set.of("op", "text"),
             "hlt", Set.of("op"));
@@ -103,6 +107,7 @@ final class ScriptProgram implements GuestProgram {
         if (ret != c.expect()) throw new IllegalStateException(where(c) + " convert " + range(c.gpa(), c.size()) + " to "
                 + (c.toPrivate() ? "private" : "shared") + ": MAP_GPA_RANGE answered " + GuestOps.answerName(ret) + ", the script"
                 + " expects " + GuestOps.answerName(c.expect()));
+        if (ret == 0 && c.toPrivate()) GuestOps.takePrivate(cpu, context, c.gpa(), c.size(), where(c) + " convert");
     }
 
     private void write(GuestCpu cpu, Step.Write w) {
@@ -114,6 +119,10 @@ final class ScriptProgram implements GuestProgram {
     }
 
     private void check(GuestCpu cpu, Step.Check c) {
+        if (c.not()) {
+            checkNot(cpu, c);
+            return;
+        }
         for (long done = 0; done < c.size(); done += BLOCK) {
             byte[] got = GuestOps.read(cpu, c.face(), c.gpa() + done, (int) Math.min(BLOCK, c.size() - done));
             for (int i = 0; i < got.length; i++) {
@@ -122,6 +131,15 @@ final class ScriptProgram implements GuestProgram {
                         c.face().name().toLowerCase(Locale.ROOT), c.gpa() + done + i, got[i] & 0xff));
             }
         }
+    }
+
+    private void checkNot(GuestCpu cpu, Step.Check c) {
+        for (long done = 0; done < c.size(); done += BLOCK) {
+            byte[] got = GuestOps.read(cpu, c.face(), c.gpa() + done, (int) Math.min(BLOCK, c.size() - done));
+            for (byte b : got) if ((b & 0xff) != c.pattern()) return;
+        }
+        throw new IllegalStateException(String.format("%s check %s not 0x%02x (%s access): every byte reads 0x%02x", where(c),
+                range(c.gpa(), c.size()), c.pattern(), c.face().name().toLowerCase(Locale.ROOT), c.pattern()));
     }
 
     // ---- reading the steps ----
@@ -204,7 +222,9 @@ final class ScriptProgram implements GuestProgram {
                     long[] r = ramRange();
                     int pattern = pattern();
                     Face face = face();
-                    yield ok() ? new Step.Check(path, r[0], r[1], pattern, face) : null;
+                    Object not = fields.getOrDefault("not", Boolean.FALSE);
+                    if (!(not instanceof Boolean)) problem("not", "must be true or false");
+                    yield ok() ? new Step.Check(path, r[0], r[1], pattern, face, Boolean.TRUE.equals(not)) : null;
                 }
                 case "out" -> out();
                 case "print" -> {

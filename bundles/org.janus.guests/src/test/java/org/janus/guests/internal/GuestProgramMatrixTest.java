@@ -70,12 +70,14 @@ class GuestProgramMatrixTest {
                 for (int v = 0; v < VCPUS; v++) assertTrue(s.console().contains("hello from vcpu " + v), what);
             }
             case "conversion-storm" -> {
-                assertTrue(s.console().contains("contents " + (inPlace ? "preserved" : "zeroed") + " as expected"), what);
+                // SEV-SNP loses a page's plaintext at every change of owner, in place as in legacy memory.
+                String contents = platform.equals("sev-snp") ? "lost" : inPlace ? "preserved" : "zeroed";
+                assertTrue(s.console().contains("contents " + contents), what);
                 assertEquals(VCPUS * 12L, done.get("map-gpa-range/to-private"), what + done);
                 assertEquals(VCPUS * 12L, done.get("map-gpa-range/to-shared"), what + done);
             }
             case "framebuffer" -> {
-                assertTrue(s.console().contains(inPlace ? "contents preserved across every share and unshare"
+                assertTrue(s.console().contains(inPlace && !platform.equals("sev-snp") ? "contents preserved across every share and unshare"
                         : "contents NOT preserved across conversions"), what);
                 assertEquals(4L, done.get("map-gpa-range/to-private"), what + done);
                 assertEquals(4L, done.get("map-gpa-range/to-shared"), what + done);
@@ -95,8 +97,8 @@ class GuestProgramMatrixTest {
                 // 4 chunks of 2 MiB: each vCPU accepts one by MAP_GPA_RANGE and touches the other page by page.
                 assertEquals(2L, done.get("map-gpa-range/to-private"), what + done);
                 assertEquals(2L * 512, done.get("memory-fault/to-private"), what + done);
-                // GHCBs (one each), the SWIOTLB region, the unaccepted memory handed to the host.
-                assertEquals(VCPUS + 2L, done.get("map-gpa-range/to-shared"), what + done);
+                // The boot mailbox, GHCBs (one each), the SWIOTLB region, the unaccepted memory handed to the host.
+                assertEquals(VCPUS + 3L, done.get("map-gpa-range/to-shared"), what + done);
                 for (int v = 0; v < VCPUS; v++) assertTrue(s.console().contains("[vcpu " + v + "] accepted 4 MiB in 2 chunks: 1 by"
                         + " page-state change (MAP_GPA_RANGE), 1 by touching"), what);
             }
@@ -106,8 +108,8 @@ class GuestProgramMatrixTest {
 
     /**
      * Writes, converts and checks a 2 MiB range at 16 MiB: private and back where there is private memory (the
-     * contents kept in place, zero after a legacy conversion), then asks to make MMIO private (refused) and shared
-     * (skipped), prints and writes exit code 0.
+     * contents kept in place, zero after a legacy conversion, never the plaintext on SEV-SNP), then asks to make MMIO
+     * private (refused) and shared (skipped), prints and writes exit code 0.
      */
     static String script(String platform, boolean inPlace) {
         String priv = platform.equals("sev-snp") ? "private" : "auto";
@@ -121,7 +123,9 @@ class GuestProgramMatrixTest {
             steps.add("{\"op\":\"write\",\"gpa\":\"16M\",\"size\":\"2M\",\"pattern\":\"0xa5\",\"access\":\"" + priv + "\"}");
             steps.add("{\"op\":\"check\",\"gpa\":\"16M\",\"size\":\"2M\",\"pattern\":\"0xa5\",\"access\":\"" + priv + "\"}");
             steps.add("{\"op\":\"convert\",\"gpa\":\"0x1000000\",\"size\":\"0x200000\",\"to\":\"shared\",\"pageSize\":\"4K\"}");
-            steps.add("{\"op\":\"check\",\"gpa\":\"16M\",\"size\":\"2M\",\"pattern\":\"" + (inPlace ? "0xa5" : "0") + "\",\"access\":\"" + shared + "\"}");
+            if (platform.equals("sev-snp"))
+                steps.add("{\"op\":\"check\",\"gpa\":\"16M\",\"size\":\"2M\",\"pattern\":\"0xa5\",\"not\":true,\"access\":\"shared\"}");
+            else steps.add("{\"op\":\"check\",\"gpa\":\"16M\",\"size\":\"2M\",\"pattern\":\"" + (inPlace ? "0xa5" : "0") + "\",\"access\":\"" + shared + "\"}");
             steps.add("{\"op\":\"convert\",\"gpa\":\"0xfec00000\",\"size\":\"4K\",\"to\":\"private\",\"expect\":\"EINVAL\"}");
             steps.add("{\"op\":\"convert\",\"gpa\":\"0xfec00000\",\"size\":\"4K\",\"to\":\"shared\"}");
         }
