@@ -10,6 +10,7 @@ import org.janus.kvm.api.KvmCap;
 import org.janus.kvm.api.KvmVcpu;
 import org.janus.kvm.api.VcpuExit;
 import org.janus.kvm.api.VmType;
+import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.PageState;
 import org.janus.platform.api.ConfidentialPlatform;
 import org.janus.platform.api.LaunchResult;
@@ -88,11 +89,12 @@ public final class SealedPlatform implements ConfidentialPlatform {
 
     /** Loads, measures what the guest will find, and seals. Everything it needs is in the spec: no per-VM state. */
     @Override public LaunchResult launch(VmContext context) {
-        // The host writes the blob while the pages are shared; only in-place conversion keeps it when they turn
-        // private (legacy memory would give the guest a fresh private page).
-        if (!context.convertsInPlace())
-            throw new PlatformException(ID, "launch", "a sealed VM needs in-place conversion (the guest-memfd backend): its blob "
-                    + "must survive going private, and legacy memory discards it", null);
+        // The host writes the blob while the pages are shared; only a conversion that keeps contents keeps it when they
+        // turn private (legacy memory would give the guest a fresh private page; encrypting hardware, garbage).
+        if (context.conversionContents() != ConversionContents.PRESERVED)
+            throw new PlatformException(ID, "launch", "a sealed VM needs conversions that keep contents (the guest-memfd backend):"
+                    + " its blob must survive going private, and here a page reads " + context.conversionContents()
+                    + " after a conversion", null);
         Seal seal = seal(context.spec());
         Seal.Measurement m = new Seal.Measurement(seal.vcpus());
         for (int n = 0; n < seal.pages(); n++) {
