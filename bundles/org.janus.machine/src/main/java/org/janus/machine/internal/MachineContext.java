@@ -31,7 +31,10 @@ final class MachineContext implements VmContext {
     private final KvmVm vm;
     private final PlatformSpec spec;
     private final String backend;
-    /** The platform's answer to {@link org.janus.platform.api.ConfidentialPlatform#keepsPlaintextAcrossConversion()}. */
+    /**
+     * The platform's answer to {@link org.janus.platform.api.ConfidentialPlatform#keepsPlaintextAcrossConversion()}, asked
+     * when the VM is made: it describes the hardware, which a newer bundle of the same platform does not change.
+     */
     private final boolean hardwareKeepsPlaintext;
     private final List<KvmVcpu> vcpus = new CopyOnWriteArrayList<>();
     private final Map<String, Object> platformState = new ConcurrentHashMap<>();
