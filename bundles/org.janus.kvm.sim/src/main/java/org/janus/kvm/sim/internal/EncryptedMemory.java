@@ -197,15 +197,25 @@ abstract sealed class EncryptedMemory permits EncryptedMemory.Snp, EncryptedMemo
                     + " private page with TDG.MEM.PAGE.ACCEPT before it uses it)", gpa)));
         }
 
-        /** TDG.MEM.PAGE.ACCEPT of the page at {@code gpa}, which is private and has a guest_memfd page. */
-        long accept(Memslot slot, long gpa) {
+        /**
+         * TDG.MEM.PAGE.ACCEPT of each page of [start, end), which lies in {@code slot} and is private, up to the first page
+         * accepted already (whose accept answers TDX_PAGE_ALREADY_ACCEPTED).
+         *
+         * @return the GPA of that page, or {@code end} when every page was accepted
+         */
+        long accept(Memslot slot, long start, long end) {
             Pages p = slot.gmem().guestPages();
-            long n = pageIndex(slot, gpa);
-            p.owned.add(n, n + 1);
-            if (p.usable.contains(n)) return GuestCpu.TDX_PAGE_ALREADY_ACCEPTED;
-            slot.gmem().zeroPages(n, n + 1);
-            p.usable.add(n, n + 1);
-            return GuestCpu.TDX_SUCCESS;
+            long first = pageIndex(slot, start);
+            long last = pageIndex(slot, end - page) + 1;
+            long accepted = p.usable.firstIn(first, last);
+            long stop = accepted < 0 ? last : accepted;
+            if (stop > first) {
+                // TDH.MEM.PAGE.AUG where KVM had not mapped the page yet, then the accept's zeroing.
+                p.owned.add(first, stop);
+                slot.gmem().zeroPages(first, stop);
+                p.usable.add(first, stop);
+            }
+            return start + (stop - first) * page;
         }
 
         /** TDH.MEM.PAGE.REMOVE of the TD's pages: the host reads zeros where the TD's plaintext was. */

@@ -413,12 +413,16 @@ final class SimVcpuImpl implements SimVcpu {
             long shared = vm.tdxSharedBit();
             if ((gpa & 0xfff) != 0 || (size & 0xfff) != 0 || size <= 0 || ((gpa | (gpa + size - 1)) & shared) != 0)
                 return TDX_OPERAND_INVALID;
-            for (long at = gpa; at < gpa + size; at += 4096) {
-                long at0 = at;
-                long status = pageOperation(at, result -> vm.acceptPage(at0, result));
-                if (status != TDX_SUCCESS) return status;
+            long at = gpa;
+            long[] result = new long[2];
+            while (true) {
+                SimVm.Stop stop = vm.acceptPages(at, gpa + size, result);
+                if (stop == null) return result[1];
+                at = result[0];
+                if (stop instanceof SimVm.Stop.Fault f) exit(f.exit());
+                else if (stop instanceof SimVm.Stop.RunFails r) await(new Event.RunFailure(r.error()));
+                else throw new IllegalStateException("GPA 0x" + Long.toHexString(at) + " is not guest memory");
             }
-            return TDX_SUCCESS;
         }
 
         /** One page's PVALIDATE or accept: retried after each memory fault the VMM answers, as an access is. */

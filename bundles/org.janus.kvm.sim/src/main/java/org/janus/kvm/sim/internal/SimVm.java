@@ -566,12 +566,35 @@ final class SimVm implements KvmVm, SimVmView {
         }
     }
 
-    /** TDX TDG.MEM.PAGE.ACCEPT of the page at {@code gpa}, or why the vCPU must stop first (as {@link #pvalidatePage}). */
-    Stop acceptPage(long gpa, long[] result) {
+    /**
+     * TDX TDG.MEM.PAGE.ACCEPT of the pages of [gpa, end) in order, as far as it gets: to {@code end}, to a page accepted
+     * already, or to a page that needs the VMM first (as {@link #pvalidatePage}), which is then the stop returned.
+     *
+     * @param result receives the GPA reached ({@code [0]}) and, when no stop is returned, the status of the page there
+     *               ({@code [1]}: TDX_SUCCESS when {@code end} was reached)
+     */
+    Stop acceptPages(long gpa, long end, long[] result) {
         synchronized (host.lock) {
-            Memslot slot = privatePageFor(gpa);
-            if (slot == null) return memoryFault(true, gpa - Math.floorMod(gpa, page));
-            result[0] = ((EncryptedMemory.Tdx) encrypted).accept(slot, gpa);
+            long at = gpa;
+            while (at < end) {
+                Memslot slot = privatePageFor(at);
+                if (slot == null) {
+                    result[0] = at;
+                    return memoryFault(true, at);
+                }
+                long runEnd = at + page;
+                long limit = Math.min(end, slot.end());
+                while (runEnd < limit && attributePrivate(runEnd, slot)) runEnd += page;
+                long reached = ((EncryptedMemory.Tdx) encrypted).accept(slot, at, runEnd);
+                if (reached < runEnd) {
+                    result[0] = reached;
+                    result[1] = org.janus.kvm.api.program.GuestCpu.TDX_PAGE_ALREADY_ACCEPTED;
+                    return null;
+                }
+                at = runEnd;
+            }
+            result[0] = end;
+            result[1] = org.janus.kvm.api.program.GuestCpu.TDX_SUCCESS;
             return null;
         }
     }
