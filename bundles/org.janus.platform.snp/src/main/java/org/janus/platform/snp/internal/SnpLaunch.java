@@ -23,8 +23,9 @@ import org.janus.platform.snp.measure.LaunchDigest;
  * kernel has taken all of it, then LAUNCH_FINISH, which measures the vCPUs' VMSAs.
  *
  * <p>How a payload reaches the firmware depends on the memory strategy. In place, the payload is written through
- * the shared mapping, the range converted to private (which keeps the contents) and LAUNCH_UPDATE called with
- * {@code uaddr = 0}, so the firmware measures the pages where they are. Legacy, converting discards the shared
+ * the shared mapping, the range converted to private (which keeps the bytes: the pages were never the guest's, so
+ * there is nothing to decrypt yet) and LAUNCH_UPDATE called with {@code uaddr = 0}, so the firmware measures and
+ * encrypts the pages where they are. Legacy, converting discards the shared
  * side, so the payload goes into a separate staging memfd and LAUNCH_UPDATE copies it from there ({@code uaddr}).
  */
 final class SnpLaunch {

@@ -19,8 +19,8 @@ import org.janus.platform.api.VmContext;
  * KVM_TDX_FINALIZE_VM.
  *
  * <p>How the contents reach the TDX module depends on the memory strategy. In place, they are written through the
- * shared mapping, the range converted to private (which keeps them) and INIT_MEM_REGION called with
- * {@code source_addr = 0}, so the module adds the pages where they are. Legacy, converting discards the shared side,
+ * shared mapping, the range converted to private (which keeps the bytes: the pages were never in the TD) and
+ * INIT_MEM_REGION called with {@code source_addr = 0}, so the module adds the pages where they are. Legacy, converting discards the shared side,
  * so the contents go into a staging memfd and INIT_MEM_REGION copies them from there.
  */
 final class TdxLaunch {
