@@ -265,8 +265,9 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
         try {
             SimKvm kvm = (SimKvm) context.getService(registered);
             MachineSpec parsed = MachineSpec.parse(this.<Map<String, String>>get(s, "specs").get("run/" + strategy), null);
-            // Once, so that class loading and JNA's own files are the baseline, not a leak.
-            RunSummary warm = manager.stop(manager.create(parsed));
+            // Once, so that class loading and JNA's own files are the baseline, not a leak; and once the VM manager
+            // has been handed the reconfigured sim (the registry shows it a moment before its listeners have).
+            RunSummary warm = manager.stop(createOnceTheManagerSeesASim(parsed));
             require(warm.end() instanceof VmState.Stopped, "the VM could not even be created: " + warm.end());
             require(warm.kvm().contains("the registered software KVM"), "the VM did not run on the registered software KVM: " + warm.kvm());
             Leftovers before = Leftovers.afterThreadsEnd(Leftovers.now());
@@ -294,6 +295,24 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
             if (sim != null) {
                 sim.delete();
                 awaitSim("", configured);   // the default sim is back before the next check needs one
+                manager.stop(createOnceTheManagerSeesASim(MachineSpec.parse(this.<Map<String, String>>get(s, "specs").get("run/" + strategy), null)));
+            }
+        }
+    }
+
+    /**
+     * Creates the VM of {@code spec}, waiting while the VM manager has no software KVM: a sim reconfigured through
+     * Config Admin is re-registered on Config Admin's thread, and the manager hears of it just after the registry shows
+     * it. Any other refusal is the check's failure.
+     */
+    private String createOnceTheManagerSeesASim(MachineSpec spec) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            try {
+                return manager.create(spec);
+            } catch (SpecException e) {
+                if (!e.getMessage().contains("no software KVM is registered") || System.nanoTime() > deadline) throw e;
+                Thread.sleep(10);
             }
         }
     }
