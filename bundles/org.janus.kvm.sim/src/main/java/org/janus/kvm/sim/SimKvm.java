@@ -61,7 +61,7 @@ public final class SimKvm implements ModelledKvm {
      * argument checks are counted (an invalid call fails with its own errno). An injected EAGAIN of
      * KVM_SET_MEMORY_ATTRIBUTES2 reports the range's start as error_offset. Each injected fault fires once.
      */
-    public void injectFault(String operation, int errno, int afterCalls) { host.injectFault(operation, errno, afterCalls); }
+    @Override public void injectFault(String operation, int errno, int afterCalls) { host.injectFault(operation, errno, afterCalls); }
 
     /**
      * The model's view of one GPA of a VM this host created: whether KVM treats it as private now (the VM-wide
@@ -86,7 +86,7 @@ public final class SimKvm implements ModelledKvm {
     }
 
     /** Removes every injected fault that has not fired yet. */
-    public void clearFaults() { host.clearFaults(); }
+    @Override public void clearFaults() { host.clearFaults(); }
 
     @Override public String provider() { return "sim"; }
 

@@ -41,4 +41,15 @@ public interface ModelledKvm extends Kvm {
      * launch has finished; empty where there was no measured launch.
      */
     Optional<byte[]> launchDigest(KvmVm vm);
+
+    /**
+     * Makes the (afterCalls+1)-th call of {@code operation} from now on fail with {@code errno} and change nothing,
+     * once: a modelled kernel can fail where a real one seldom does, so that tests can show what a failure leaves.
+     * Operations are named as {@link org.janus.kvm.api.KvmException#operation()} names them (e.g. {@code KVM_CREATE_VCPU},
+     * {@code fallocate}); a model documents the ones it knows.
+     */
+    void injectFault(String operation, int errno, int afterCalls);
+
+    /** Removes every injected fault that has not fired yet. */
+    void clearFaults();
 }

@@ -18,7 +18,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.program.ModelledKvm;
-import org.janus.kvm.sim.SimKvm;
 import org.janus.machine.MachineException;
 import org.janus.machine.MachineSpec;
 import org.janus.machine.RunSummary;
@@ -263,7 +262,7 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
             configured = (Long) registered.getProperty("service.id");
         }
         try {
-            SimKvm kvm = (SimKvm) context.getService(registered);
+            ModelledKvm kvm = (ModelledKvm) context.getService(registered);
             MachineSpec parsed = MachineSpec.parse(this.<Map<String, String>>get(s, "specs").get("run/" + strategy), null);
             // Once, so that class loading and JNA's own files are the baseline, not a leak; and once the VM manager
             // has been handed the reconfigured sim (the registry shows it a moment before its listeners have).
