@@ -76,8 +76,7 @@ final class Connection {
                     partialSince = 0;
                     if (piece instanceof JsonFramer.Piece.Message m) {
                         Session.Reply r = session.handle(m.json());
-                        send(Json.wire(r.response()));
-                        if (r.negotiated()) events = true;
+                        respond(Json.wire(r.response()), r.negotiated());
                     } else if (piece instanceof JsonFramer.Piece.Garbage g) {
                         send(Json.wire(Session.garbage(g.why())));
                     }
@@ -119,8 +118,22 @@ final class Connection {
         if (!out.offer(message)) close("it does not read what it is sent (" + limits.queuedMessages() + " messages queued)");
     }
 
+    /**
+     * Queues a response, and when it completed negotiation lets events flow, both under the lock that events are
+     * queued under: an event raised once the client can have read the response is queued after it, never lost,
+     * and none is queued before it.
+     */
+    private void respond(byte[] response, boolean negotiated) {
+        synchronized (eventSink) {
+            send(response);
+            if (negotiated) events = true;
+        }
+    }
+
     private void event(byte[] message) {
-        if (events) send(message);
+        synchronized (eventSink) {
+            if (events) send(message);
+        }
     }
 
     /** Disconnects a client whose unfinished message is older than the limit; called by the server's watchdog. */
