@@ -12,6 +12,10 @@ public enum KvmCap {
     EXT_CPUID(7),
     NR_VCPUS(9),
     NR_MEMSLOTS(10),
+    /** KVM_CREATE_PIT2 exists (x86). */
+    PIT2(33),
+    /** KVM_SET_IDENTITY_MAP_ADDR exists (x86). */
+    SET_IDENTITY_MAP_ADDR(37),
     MAX_VCPUS(66),
     IMMEDIATE_EXIT(136),
     ENABLE_CAP_VM(98),

@@ -97,6 +97,75 @@ public interface KvmVm extends AutoCloseable {
     /** KVM_HAS_DEVICE_ATTR on the VM. */
     boolean hasDeviceAttr(DeviceAttr attr);
 
+    /** kvm_pit_config.flags for {@link #createPit2(int)}: no PC speaker port (0x61) in the kernel; userspace owns it. */
+    int PIT_SPEAKER_DUMMY = 1;
+
+    /**
+     * KVM_CREATE_IRQCHIP (x86): an in-kernel 8259 PIC pair and I/O APIC with the default GSI routing (GSI 0-15 to
+     * both the PIC and the IOAPIC pins of the same number, 16-23 to the IOAPIC), and a local APIC in every vCPU
+     * created afterwards. Call it before the first {@link #createVcpu(int)}.
+     * <p>With the in-kernel local APIC, KVM resets vCPU 0's LVT LINT0 to ExtINT (kvm_lapic_reset, quirk
+     * LINT0_REENABLED, on by default) and Linux programs LINT1 as NMI itself (setup_local_APIC), so a Linux boot needs
+     * no KVM_SET_LAPIC; a halted vCPU then waits in the kernel for an interrupt and never exits to userspace with
+     * KVM_EXIT_HLT.
+     * <p>On arm64 the same ioctl creates a GICv2 (kvm_vgic_create).
+     *
+     * @throws KvmException EEXIST when the VM has an in-kernel irqchip already (also a split one); ENOTTY for a VM
+     *         with protected EOIs (a TDX guest: KVM cannot emulate level-triggered interrupts without intercepting EOI,
+     *         such VMs take only the split irqchip); EINVAL once a vCPU has been created; ENOMEM. arm64: ENXIO without
+     *         a VGIC, ENODEV where the host's GIC cannot emulate a GICv2 (GICv3 without the compatibility interface),
+     *         EBUSY once a vCPU has run, EEXIST for a second one
+     */
+    void createIrqchip();
+
+    /**
+     * KVM_CREATE_PIT2 (x86): an in-kernel i8254 PIT on ports 0x40-0x43, its channel 0 wired to GSI 0, and (without
+     * {@link #PIT_SPEAKER_DUMMY}) the speaker port 0x61. Needs the in-kernel PIC: call {@link #createIrqchip()} first.
+     * The kernel does not check {@code flags} beyond PIT_SPEAKER_DUMMY.
+     *
+     * @param flags 0 or {@link #PIT_SPEAKER_DUMMY}
+     * @throws KvmException EEXIST when the VM has a PIT already; ENOENT without the in-kernel PIC (no
+     *         KVM_CREATE_IRQCHIP, or a split irqchip); ENOMEM. EINVAL on arm64, which has no such ioctl
+     *         (kvm_arch_vm_ioctl's default answer there)
+     */
+    void createPit2(int flags);
+
+    /**
+     * KVM_IRQ_LINE: sets the level of an input of the in-kernel irqchip. On x86 {@code irq} is a GSI: 0-15 reach
+     * the PIC and the IOAPIC pin of that number, 16-23 the IOAPIC. An edge-triggered device raises and lowers the
+     * line ({@code true} then {@code false}); a level-triggered one holds it while it wants service. A GSI without a
+     * route is accepted and changes nothing (the kernel reports that only through KVM_IRQ_LINE_STATUS).
+     * <p>On arm64 {@code irq} is the kernel's encoded field (type in bits 24-27, vCPU index in 16-23 and 28-31, number
+     * in 0-15; Documentation/virt/kvm/api.rst).
+     *
+     * @throws KvmException ENXIO without an in-kernel irqchip (x86; arm64 for SPI and PPI types, or for the CPU type
+     *         with one); EINVAL on arm64 for an unknown type, a vCPU that does not exist, or a number out of range for
+     *         its type
+     */
+    void irqLine(int irq, boolean level);
+
+    /**
+     * KVM_SET_TSS_ADDR (x86): the guest physical address of three pages KVM on Intel without unrestricted guest
+     * uses for the real-mode TSS; they must lie in no memslot and no MMIO the guest uses (Janus puts them below 4 GiB
+     * in the memory-map hole, e.g. 0xfffbd000, as QEMU does). AMD and Intel with unrestricted guest accept it and use
+     * nothing; a TD accepts it and ignores it.
+     *
+     * @param address passed by value, as the kernel takes it
+     * @throws KvmException EINVAL for an address above 0xffffd000 (the three pages would reach past 4 GiB), and on
+     *         arm64, which has no such ioctl; on Intel without unrestricted guest, the errors of creating the private
+     *         memslot (EEXIST for an overlap with a memslot)
+     */
+    void setTssAddr(long address);
+
+    /**
+     * KVM_SET_IDENTITY_MAP_ADDR (x86): where KVM on Intel puts the one-page identity-mapped page table for real mode
+     * without unrestricted guest; like the TSS it must lie outside RAM and MMIO (QEMU's choice: 0xfeffc000, just below
+     * the BIOS). AMD accepts and ignores it; a TD ignores it. Call it before the first vCPU.
+     *
+     * @throws KvmException EINVAL once a vCPU has been created, and on arm64, which has no such ioctl
+     */
+    void setIdentityMapAddr(long address);
+
     /**
      * KVM_CREATE_VCPU.
      *

@@ -27,7 +27,13 @@ final class Ioctls {
     static final long KVM_GET_VCPU_MMAP_SIZE = io(0x04);
     static final long KVM_GET_SUPPORTED_CPUID = iowr(0x05, Structs.KvmCpuid2.T.size());
     static final long KVM_CREATE_VCPU = io(0x41);
+    /** The address is the argument itself, not a pointer. */
+    static final long KVM_SET_TSS_ADDR = io(0x47);
+    static final long KVM_SET_IDENTITY_MAP_ADDR = iow(0x48, Long.BYTES);
     static final long KVM_SET_USER_MEMORY_REGION2 = iow(0x49, Structs.KvmUserspaceMemoryRegion2.T.size());
+    static final long KVM_CREATE_IRQCHIP = io(0x60);
+    static final long KVM_IRQ_LINE = iow(0x61, Structs.KvmIrqLevel.T.size());
+    static final long KVM_CREATE_PIT2 = iow(0x77, Structs.KvmPitConfig.T.size());
     static final long KVM_RUN = io(0x80);
     static final long KVM_GET_REGS = ior(0x81, Structs.KvmRegs.T.size());
     static final long KVM_SET_REGS = iow(0x82, Structs.KvmRegs.T.size());

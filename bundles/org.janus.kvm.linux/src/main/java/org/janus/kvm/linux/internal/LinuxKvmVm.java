@@ -20,8 +20,10 @@ import org.janus.kvm.libc.LibC;
 import org.janus.kvm.libc.Sys;
 import org.janus.kvm.linux.internal.Structs.KvmCreateGuestMemfd;
 import org.janus.kvm.linux.internal.Structs.KvmEnableCap;
+import org.janus.kvm.linux.internal.Structs.KvmIrqLevel;
 import org.janus.kvm.linux.internal.Structs.KvmMemoryAttributes;
 import org.janus.kvm.linux.internal.Structs.KvmMemoryAttributes2;
+import org.janus.kvm.linux.internal.Structs.KvmPitConfig;
 import org.janus.kvm.linux.internal.Structs.KvmSevCmd;
 import org.janus.kvm.linux.internal.Structs.KvmUserspaceMemoryRegion2;
 
@@ -179,6 +181,36 @@ final class LinuxKvmVm implements KvmVm {
     @Override public long getDeviceAttr(DeviceAttr attr) { return DeviceAttrs.get(fd, attr); }
 
     @Override public boolean hasDeviceAttr(DeviceAttr attr) { return DeviceAttrs.has(fd, attr); }
+
+    @Override public void createIrqchip() {
+        fd.ioctl("KVM_CREATE_IRQCHIP", Ioctls.KVM_CREATE_IRQCHIP, 0L);
+    }
+
+    @Override public void createPit2(int flags) {
+        try (Memory s = KvmPitConfig.T.allocate()) {
+            KvmPitConfig.FLAGS.put(s, Integer.toUnsignedLong(flags));
+            fd.ioctl("KVM_CREATE_PIT2", Ioctls.KVM_CREATE_PIT2, s);
+        }
+    }
+
+    @Override public void irqLine(int irq, boolean level) {
+        try (Memory s = KvmIrqLevel.T.allocate()) {
+            KvmIrqLevel.IRQ.put(s, Integer.toUnsignedLong(irq));
+            KvmIrqLevel.LEVEL.put(s, level ? 1 : 0);
+            fd.ioctl("KVM_IRQ_LINE", Ioctls.KVM_IRQ_LINE, s);
+        }
+    }
+
+    @Override public void setTssAddr(long address) {
+        fd.ioctl("KVM_SET_TSS_ADDR", Ioctls.KVM_SET_TSS_ADDR, address);
+    }
+
+    @Override public void setIdentityMapAddr(long address) {
+        try (Memory s = new Memory(Long.BYTES)) {
+            s.setLong(0, address);
+            fd.ioctl("KVM_SET_IDENTITY_MAP_ADDR", Ioctls.KVM_SET_IDENTITY_MAP_ADDR, s);
+        }
+    }
 
     @Override public LinuxKvmVcpu createVcpu(int id) {
         int vcpu = fd.ioctl("KVM_CREATE_VCPU", Ioctls.KVM_CREATE_VCPU, id);

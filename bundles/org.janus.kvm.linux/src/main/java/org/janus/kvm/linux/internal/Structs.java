@@ -313,9 +313,27 @@ final class Structs {
         private KvmTdxInitMemRegion() {}
     }
 
+    /** struct kvm_irq_level (KVM_IRQ_LINE): irq shares a union with the status KVM_IRQ_LINE_STATUS writes back. */
+    static final class KvmIrqLevel {
+        static final CStruct T = new CStruct("kvm_irq_level", 8);
+        static final CField IRQ = T.u32("irq", 0);
+        static final CField LEVEL = T.u32("level", 4);
+
+        private KvmIrqLevel() {}
+    }
+
+    /** struct kvm_pit_config (KVM_CREATE_PIT2). */
+    static final class KvmPitConfig {
+        static final CStruct T = new CStruct("kvm_pit_config", 64);
+        static final CField FLAGS = T.u32("flags", 0);
+        static final CField PAD = T.array("pad", 4, 4, 15);
+
+        private KvmPitConfig() {}
+    }
+
     /** Every struct above, for the layout tests. */
     static final List<CStruct> ALL = List.of(KvmRun.T, KvmUserspaceMemoryRegion2.T, KvmMemoryAttributes.T,
             KvmMemoryAttributes2.T, KvmCreateGuestMemfd.T, KvmEnableCap.T, KvmDeviceAttr.T, KvmRegs.T, KvmSegment.T,
             KvmDtable.T, KvmSregs.T, KvmCpuid2.T, KvmCpuidEntry2.T, KvmPreFaultMemory.T, KvmSevCmd.T, KvmTdxCmd.T,
-            KvmTdxCapabilities.T, KvmTdxInitVm.T, KvmTdxInitMemRegion.T);
+            KvmTdxCapabilities.T, KvmTdxInitVm.T, KvmTdxInitMemRegion.T, KvmIrqLevel.T, KvmPitConfig.T);
 }

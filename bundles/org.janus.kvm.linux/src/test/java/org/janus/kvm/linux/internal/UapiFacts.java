@@ -157,6 +157,7 @@ final class UapiFacts {
                     : "KVM_EXIT_" + field;
             case "Hypercalls" -> field.startsWith("KVM_") ? field : "KVM_" + field;
             case "DeviceAttr" -> "KVM_" + field;
+            case "KvmVm" -> field.equals("PIT_SPEAKER_DUMMY") ? "KVM_PIT_SPEAKER_DUMMY" : null;
             case "CpuidEntry" -> field.equals("FLAG_SIGNIFCANT_INDEX") ? "KVM_CPUID_FLAG_SIGNIFCANT_INDEX" : null;
             case "FallocateMode" -> "FALLOC_FL_" + field;
             case "SevCommand" -> null; // enum sev_cmd_id members: no macro to guard on

@@ -228,6 +228,7 @@ public final class KernelRules {
         return switch (cap) {
             case 0, 1, 3 -> 1;                                  // IRQCHIP, HLT, USER_MEMORY
             case 4, 7 -> x86 ? 1 : 0;                           // SET_TSS_ADDR, EXT_CPUID
+            case 33, 37 -> x86 ? 1 : 0;                         // PIT2, SET_IDENTITY_MAP_ADDR
             case 9 -> Math.min(Runtime.getRuntime().availableProcessors(), maxVcpus()); // NR_VCPUS
             case 10 -> x86 ? 32764 : 32767;                     // NR_MEMSLOTS (KVM_USER_MEM_SLOTS)
             case 66 -> maxVcpus();                              // MAX_VCPUS

@@ -56,6 +56,8 @@ final class SimVm implements KvmVm, SimVmView {
     private final TdxModule tdx;
     /** What SNP or TDX hardware does to this VM's private memory; null for every other VM. */
     private final EncryptedMemory encrypted;
+    /** KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQ_LINE and the TSS and identity-map addresses. */
+    private final SimIrqchip irqchip;
     /** Why KVM marked the VM dead (kvm_vm_dead): every VM and vCPU ioctl then answers EIO. Null while it lives. */
     private volatile String deadReason;
 
@@ -67,7 +69,11 @@ final class SimVm implements KvmVm, SimVmView {
         this.page = host.pageSize();
         this.tdx = rules.isX86() && type == VmType.X86_TDX ? new TdxModule(this) : null;
         this.encrypted = EncryptedMemory.of(this);
+        this.irqchip = new SimIrqchip(rules.isX86(), tdx != null);
     }
+
+    /** The VM's in-kernel irqchip state. */
+    SimIrqchip irqchip() { return irqchip; }
 
     /** The TD state of a KVM_X86_TDX_VM, else null. */
     TdxModule tdx() { return tdx; }
@@ -392,6 +398,43 @@ final class SimVm implements KvmVm, SimVmView {
     @Override public boolean hasDeviceAttr(DeviceAttr attr) {
         ensureOpen("KVM_HAS_DEVICE_ATTR");
         return false;
+    }
+
+    // ---- interrupt controller, timer and the Intel real-mode helpers ----
+
+    @Override public void createIrqchip() {
+        ensureOpen(SimIrqchip.CREATE_IRQCHIP);
+        synchronized (host.lock) {
+            irqchip.create(!vcpusCreated.isEmpty(), host.faults());
+        }
+    }
+
+    @Override public void createPit2(int flags) {
+        ensureOpen(SimIrqchip.CREATE_PIT2);
+        synchronized (host.lock) {
+            irqchip.createPit2(flags, host.faults());
+        }
+    }
+
+    @Override public void irqLine(int irq, boolean level) {
+        ensureOpen(SimIrqchip.IRQ_LINE);
+        synchronized (host.lock) {
+            irqchip.irqLine(irq, level, vcpus::containsKey);
+        }
+    }
+
+    @Override public void setTssAddr(long address) {
+        ensureOpen(SimIrqchip.SET_TSS_ADDR);
+        synchronized (host.lock) {
+            irqchip.setTssAddr(address);
+        }
+    }
+
+    @Override public void setIdentityMapAddr(long address) {
+        ensureOpen(SimIrqchip.SET_IDENTITY_MAP_ADDR);
+        synchronized (host.lock) {
+            irqchip.setIdentityMapAddr(address, !vcpusCreated.isEmpty());
+        }
     }
 
     @Override public KvmVcpu createVcpu(int vcpuId) {
