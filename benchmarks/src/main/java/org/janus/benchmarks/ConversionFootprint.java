@@ -31,10 +31,11 @@ import org.janus.memory.legacy.internal.LegacyBackend;
  * private page), and it goes back to shared; then the same with the whole range in one call. Prints one table with
  * the three strategies side by side, and the conversion throughput of each.
  *
- * <p>Usage: {@code ConversionFootprint [MiB]} (default 1024).
+ * <p>Usage: {@code ConversionFootprint [MiB] [--out FILE]} (default 1024 MiB); with {@code --out} the results are also
+ * written as JSON ({@link Json}) for the report.
  */
 public final class ConversionFootprint {
-    static final long MIB = 1L << 20;
+    public static final long MIB = 1L << 20;
     static final long STEP = 2 * MIB;
     private static final long HOST_TAG = 0x4854L << 48;
     private static final long GUEST_TAG = 0x4754L << 48;
@@ -52,6 +53,13 @@ public final class ConversionFootprint {
             this.label = label;
             this.profile = profile;
         }
+
+        public String label() { return label; }
+
+        public SimProfile profile() { return profile; }
+
+        /** A new backend of this strategy, outside a framework. */
+        public MemoryBackend newBackend() { return backend(); }
 
         MemoryBackend backend() {
             return switch (this) {
@@ -80,6 +88,8 @@ public final class ConversionFootprint {
             this.label = label;
             this.conversion = conversion;
         }
+
+        public String label() { return label; }
     }
 
     /**
@@ -92,11 +102,21 @@ public final class ConversionFootprint {
     private ConversionFootprint() {}
 
     public static void main(String[] args) {
-        long size = (args.length > 0 ? Long.parseLong(args[0]) : 1024) * MIB;
+        long mib = 1024;
+        java.nio.file.Path out = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--out") && i + 1 < args.length) out = java.nio.file.Path.of(args[++i]);
+            else mib = Long.parseLong(args[i]);
+        }
+        long size = mib * MIB;
         if (size <= 0 || size % STEP != 0) throw new IllegalArgumentException("the size must be a positive multiple of 2 MiB");
         List<Result> results = run(size);
         print(size, results, System.out);
+        if (out != null) org.janus.benchmarks.report.Results.write(out, new Json(size, results));
     }
+
+    /** The results file: the guest size and each strategy's run. */
+    public record Json(long size, List<Result> results) {}
 
     /** Runs every strategy in turn (one after the other, so that at most one guest's memory exists at a time). */
     public static List<Result> run(long size) {
