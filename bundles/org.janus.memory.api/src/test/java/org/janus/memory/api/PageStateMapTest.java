@@ -54,6 +54,55 @@ class PageStateMapTest {
         }
     }
 
+    /**
+     * Thousands of runs, so that the chunks the runs are kept in split, empty, merge and change their first run:
+     * random conversions of a few pages against a bitmap, checked in full every 500 steps, then the runs removed
+     * again from every other place.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("fewSeeds")
+    void agreesWithABitmapAcrossManyChunks(long seed) {
+        Random random = new Random(seed);
+        int pages = 40_000;
+        PageStateMap map = new PageStateMap(0, pages * P, P, PageState.SHARED);
+        BitSet reference = new BitSet(pages);
+        for (int step = 0; step < 20_000; step++) {
+            int from = random.nextInt(pages);
+            int to = Math.min(pages, from + 1 + random.nextInt(step % 7 == 0 ? 300 : 3));
+            boolean toPrivate = random.nextInt(5) < (step < 10_000 ? 3 : 2);
+            map.set(from * P, to * P, toPrivate ? PageState.PRIVATE : PageState.SHARED);
+            reference.set(from, to, toPrivate);
+            if (step % 500 == 499) assertSame(reference, map, pages);
+        }
+        assertSame(reference, map, pages);
+        assertTrue(map.privateRunCount() > 3 * 128, "the runs must span several chunks: " + map.privateRunCount());
+        for (int p = 0; p < pages; p += 2) {
+            map.set(p * P, (p + 1) * P, PageState.SHARED);
+            reference.clear(p);
+        }
+        assertSame(reference, map, pages);
+    }
+
+    static Stream<Long> fewSeeds() { return LongStream.range(0, 8).boxed(); }
+
+    /** Every page's state, the private bytes, the run count and the runs of the whole range against the bitmap. */
+    private static void assertSame(BitSet reference, PageStateMap map, int pages) {
+        int runs = 0;
+        for (int i = reference.nextSetBit(0); i >= 0; i = reference.nextSetBit(reference.nextClearBit(i))) runs++;
+        assertEquals(runs, map.privateRunCount(), "runs must stay maximal");
+        assertEquals(reference.cardinality() * P, map.privateBytes());
+        long at = 0;
+        for (PageStateMap.Run run : map.runs(0, pages * P)) {
+            assertEquals(at, run.range().start(), "runs must cover the range in order");
+            for (long a = run.range().start(); a < run.range().end(); a += P)
+                assertEquals(run.state() == PageState.PRIVATE, reference.get((int) (a / P)), "page " + a / P);
+            at = run.range().end();
+        }
+        assertEquals(pages * P, at);
+        for (int i = 0; i < pages; i += 97)
+            assertEquals(reference.get(i) ? PageState.PRIVATE : PageState.SHARED, map.stateAt(i * P), "page " + i);
+    }
+
     @Test
     void runsCoverTheQueriedRangeExactly() {
         PageStateMap map = new PageStateMap(0, 16 * P, P, PageState.SHARED);
