@@ -88,7 +88,8 @@ public class HotSwapIT {
         for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
             "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
             "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.machine",
+            "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.devices",
+            "org.janus.machine",
             "org.janus.guests", "org.janus.deploy"}) {
             options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
         }

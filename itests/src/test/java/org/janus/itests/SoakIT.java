@@ -62,7 +62,7 @@ public class SoakIT {
         for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
             "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
             "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.platform.swprotected", "org.janus.machine", "org.janus.guests"}) {
+            "org.janus.platform.api", "org.janus.platform.swprotected", "org.janus.devices", "org.janus.machine", "org.janus.guests"}) {
             options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
         }
         options.add(junitBundles());

@@ -9,7 +9,10 @@ package org.janus.machine;
 public final class GuestPorts {
     /** COM1's transmit register: each byte written is console output. */
     public static final int CONSOLE = 0x3f8;
-    /** The port QEMU's isa-debug-exit device uses by default: the value written is the guest's exit code. */
+    /**
+     * The exit port: the value written is the guest's exit code. QEMU's isa-debug-exit device sits here when given
+     * {@code iobase=0xf4} (its default iobase is 0x501), so the same guest powers off under both.
+     */
     public static final int EXIT = 0xf4;
     /**
      * arm64: the data register of the PL011 UART where QEMU's virt board puts it (UARTDR at 0x09000000): each byte
