@@ -57,11 +57,21 @@ public final class SimKvm implements ModelledKvm {
      * KVM_MEMORY_ENCRYPT_OP by their names {@code KVM_SEV_SNP_LAUNCH_START}, {@code KVM_SEV_SNP_LAUNCH_UPDATE},
      * {@code KVM_SEV_SNP_LAUNCH_FINISH}, and the TDX commands {@code KVM_TDX_CAPABILITIES}, {@code KVM_TDX_INIT_VM},
      * {@code KVM_TDX_INIT_VCPU}, {@code KVM_TDX_INIT_MEM_REGION} (counted per page) and {@code KVM_TDX_FINALIZE_VM}
-     * (the exception's operation is then KVM_MEMORY_ENCRYPT_OP). Only calls that pass the operation's
+     * (the exception's operation is then KVM_MEMORY_ENCRYPT_OP); the host calls {@code memfd_create} and {@code mmap}
+     * of a memfd or guest_memfd. Only calls that pass the operation's
      * argument checks are counted (an invalid call fails with its own errno). An injected EAGAIN of
      * KVM_SET_MEMORY_ATTRIBUTES2 reports the range's start as error_offset. Each injected fault fires once.
      */
     @Override public void injectFault(String operation, int errno, int afterCalls) { host.injectFault(operation, errno, afterCalls); }
+
+    /**
+     * How often each operation {@link #injectFault} can fail has been called on this host so far, by its name: a
+     * test runs a path once, reads which calls it made, and then fails each of them in turn.
+     */
+    @Override public Map<String, Long> faultPointCalls() { return host.faultPointCalls(); }
+
+    /** How many injected faults have fired on this host so far. */
+    public long faultsFired() { return host.faultsFired(); }
 
     /**
      * The model's view of one GPA of a VM this host created: whether KVM treats it as private now (the VM-wide

@@ -5,7 +5,7 @@
  * org.janus.kvm.api.program.GuestProgram guest programs} written in Java and return the exits KVM would.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package org.janus.kvm.sim;
 
 import org.osgi.annotation.bundle.Export;

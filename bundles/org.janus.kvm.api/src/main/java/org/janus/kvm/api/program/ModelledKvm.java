@@ -1,6 +1,7 @@
 package org.janus.kvm.api.program;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmVm;
@@ -52,4 +53,10 @@ public interface ModelledKvm extends Kvm {
 
     /** Removes every injected fault that has not fired yet. */
     void clearFaults();
+
+    /**
+     * How often each operation {@link #injectFault} can fail has been called on this host so far, by its name (see
+     * {@link FaultPoints}): a test runs a path once, reads which calls it made, and fails each of them in turn.
+     */
+    Map<String, Long> faultPointCalls();
 }

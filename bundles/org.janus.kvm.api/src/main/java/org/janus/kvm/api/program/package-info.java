@@ -6,7 +6,7 @@
  * ({@link org.janus.kvm.api.program.ModelledKvm}). The machine knows these interfaces, never the provider behind them.
  */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package org.janus.kvm.api.program;
 
 import org.osgi.annotation.bundle.Export;

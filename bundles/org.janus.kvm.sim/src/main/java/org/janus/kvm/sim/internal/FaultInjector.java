@@ -3,6 +3,8 @@ package org.janus.kvm.sim.internal;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.KvmException;
 
@@ -24,6 +26,9 @@ final class FaultInjector {
     }
 
     private final List<Fault> faults = new ArrayList<>();
+    /** Calls of each operation that could have failed, since the host was made: where a fault can be put. */
+    private final Map<String, Long> calls = new TreeMap<>();
+    private long fired;
 
     synchronized void inject(String operation, int errno, int afterCalls) {
         if (operation == null || operation.isEmpty()) throw new IllegalArgumentException("operation is empty");
@@ -36,6 +41,7 @@ final class FaultInjector {
 
     /** Counts a call of {@code operation}; returns the errno to fail it with, or 0. */
     synchronized int next(String operation) {
+        calls.merge(operation, 1L, Long::sum);
         int fire = 0;
         for (Iterator<Fault> it = faults.iterator(); it.hasNext(); ) {
             Fault f = it.next();
@@ -49,8 +55,15 @@ final class FaultInjector {
                 f.remaining--;
             }
         }
+        if (fire != 0) fired++;
         return fire;
     }
+
+    /** How often each operation has been called (and so could have been failed), by operation name. */
+    synchronized Map<String, Long> calls() { return new TreeMap<>(calls); }
+
+    /** How many injected faults have fired. */
+    synchronized long fired() { return fired; }
 
     /** Counts a call and throws the injected failure if one is due. */
     void check(String operation) {

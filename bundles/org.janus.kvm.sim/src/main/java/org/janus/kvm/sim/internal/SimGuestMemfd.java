@@ -228,6 +228,7 @@ final class SimGuestMemfd implements GuestMemfd {
         if (length <= 0) throw new KvmException("mmap", Errno.EINVAL, "length must be positive");
         if (!hasMmap()) throw new KvmException("mmap", Errno.ENODEV, "guest_memfd created without GUEST_MEMFD_FLAG_MMAP");
         if (!shared) throw new KvmException("mmap", Errno.EINVAL, "guest_memfd can only be mapped MAP_SHARED");
+        host.faults().check("mmap");
         synchronized (host.lock) {
             GmemMapping m = new GmemMapping((NativeMapping) memfd.mmap(offset, length, true), this);
             long mapFirst = offset / page;

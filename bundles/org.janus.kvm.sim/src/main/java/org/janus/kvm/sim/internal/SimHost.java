@@ -47,6 +47,10 @@ public final class SimHost {
 
     public void clearFaults() { faults.clear(); }
 
+    public Map<String, Long> faultPointCalls() { return faults.calls(); }
+
+    public long faultsFired() { return faults.fired(); }
+
     public String description() {
         return "software KVM (sim): kernel profile " + rules.profile().id() + ", hardware " + rules.hardware().id();
     }
@@ -116,7 +120,10 @@ public final class SimHost {
         return null;
     }
 
-    public HostMemfd memfdCreate(String name, long size) { return new SimHostMemfd(Memfd.create(name, size), this); }
+    public HostMemfd memfdCreate(String name, long size) {
+        faults.check("memfd_create");
+        return new SimHostMemfd(Memfd.create(name, size), this);
+    }
 
     public SevDevice openSevDevice() {
         if (rules.hardware() != SimHardware.AMD_SNP) throw new KvmException("open /dev/sev", Errno.ENOENT,

@@ -31,6 +31,7 @@ final class SimHostMemfd implements HostMemfd {
     }
 
     @Override public HostMapping mmap(long offset, long length, boolean shared) {
+        if (memfd.isOpen()) host.faults().check("mmap");
         return new TrackedMapping((NativeMapping) memfd.mmap(offset, length, shared), host.addresses());
     }
 

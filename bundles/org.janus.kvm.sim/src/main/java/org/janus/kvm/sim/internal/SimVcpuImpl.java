@@ -107,7 +107,11 @@ final class SimVcpuImpl implements SimVcpu {
     @Override public VcpuExit run() {
         synchronized (runLock) {
             ensureOpen("KVM_RUN");
-            vm.host().faults().check("KVM_RUN");
+            // A KVM_RUN that fails with EINTR is an exit, as the Linux provider reports it (a signal came): the guest
+            // runs on when it is run again.
+            int injected = vm.host().faults().next("KVM_RUN");
+            if (injected == Errno.EINTR) return new VcpuExit.Interrupted();
+            if (injected != 0) throw new KvmException("KVM_RUN", injected, "injected fault (" + Errno.name(injected) + ")");
             // The first KVM_RUN creates pKVM's hypervisor VM (kvm_arch_vcpu_run_pid_change), immediate_exit or not.
             vm.markRan();
             if (immediateExit) {

@@ -12,11 +12,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.Kvm;
+import org.janus.kvm.api.program.FaultPoints;
 import org.janus.kvm.api.program.ModelledKvm;
 import org.janus.machine.MachineException;
 import org.janus.machine.MachineSpec;
@@ -45,10 +48,6 @@ import org.osgi.service.component.annotations.Reference;
 @Component(service = BiFunction.class, property = "janus.tck=platform-contract")
 public final class ContractChecks implements BiFunction<String, Map<String, Object>, Map<String, Object>> {
     static final Duration WAIT = Duration.ofSeconds(120);
-    /** The operations every launch makes whatever the platform, failed in turn by the failure check. */
-    static final List<String> FAILING_OPERATIONS = List.of("KVM_CREATE_VM", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_USER_MEMORY_REGION2",
-            "KVM_CREATE_VCPU", "KVM_ENABLE_CAP", "KVM_SET_MEMORY_ATTRIBUTES", "KVM_SET_MEMORY_ATTRIBUTES2", "fallocate",
-            "KVM_SEV_SNP_LAUNCH_START", "KVM_SEV_SNP_LAUNCH_UPDATE", "KVM_SEV_SNP_LAUNCH_FINISH");
 
     private final BundleContext context;
     private final VmManager manager;
@@ -238,9 +237,10 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
     }
 
     /**
-     * Every operation a launch makes fails in turn (first, second, ... call) on the registered software KVM: the
-     * VM is refused with the step named, or (where the fault did not fire) runs; either way nothing is left: no
-     * file descriptor, memfd mapping or Janus thread more than before.
+     * Every call a launch makes on the registered software KVM (counted from one clean launch) fails in turn, at its
+     * first, second, middle and last call, with each errno the kernel documents for it ({@link FaultPoints}): the VM
+     * is refused naming the call and the errno, or runs (the fault absorbed, or not reached); either way nothing is
+     * left: no file descriptor, memfd mapping or Janus thread more than before.
      */
     private String failures(Map<String, Object> s) throws Exception {
         String strategy = this.<List<String>>get(s, "strategies").get(0);
@@ -270,26 +270,42 @@ public final class ContractChecks implements BiFunction<String, Map<String, Obje
             require(warm.end() instanceof VmState.Stopped, "the VM could not even be created: " + warm.end());
             require(warm.kvm().contains("the registered software KVM"), "the VM did not run on the registered software KVM: " + warm.kvm());
             Leftovers before = Leftovers.afterThreadsEnd(Leftovers.now());
+            // What a launch calls, and how often: one more clean launch, counted.
+            Map<String, Long> calls = kvm.faultPointCalls();
+            manager.stop(manager.create(parsed));
+            Map<String, Long> made = new TreeMap<>();
+            kvm.faultPointCalls().forEach((op, n) -> {
+                long d = n - calls.getOrDefault(op, 0L);
+                if (d > 0) made.put(op, d);
+            });
             int refused = 0;
-            for (String op : FAILING_OPERATIONS) {
-                for (int after = 0; after < 4; after++) {
-                    kvm.injectFault(op, org.janus.kvm.api.Errno.ENOMEM, after);
-                    try {
-                        String vm = manager.create(parsed);
-                        manager.stop(vm);
-                    } catch (MachineException | SpecException e) {
-                        // Validation creates a probe VM of the platform's type: a fault there refuses the spec.
-                        refused++;
-                        require(e.getMessage() != null && !e.getMessage().isBlank(), op + " #" + (after + 1) + ": refused without a message");
-                    } finally {
-                        kvm.clearFaults();
+            int cases = 0;
+            for (Map.Entry<String, Long> call : made.entrySet()) {
+                String op = call.getKey();
+                for (long position : FaultPoints.positions(call.getValue())) {
+                    for (int errno : FaultPoints.errnos(op)) {
+                        cases++;
+                        String which = op + " #" + (position + 1) + " " + Errno.name(errno);
+                        kvm.injectFault(op, errno, (int) position);
+                        try {
+                            String vm = manager.create(parsed);
+                            manager.stop(vm);
+                        } catch (MachineException | SpecException e) {
+                            // Validation creates a probe VM of the platform's type: a fault there refuses the spec.
+                            refused++;
+                            require(e.getMessage() != null && e.getMessage().contains(op) && e.getMessage().contains(Errno.name(errno)),
+                                    which + ": refused without naming the failed call: " + e.getMessage());
+                        } finally {
+                            kvm.clearFaults();
+                        }
+                        String left = before.leftSince(Leftovers.afterThreadsEnd(before));
+                        require(left.isEmpty(), which + " left " + left);
                     }
-                    String left = before.leftSince(Leftovers.afterThreadsEnd(before));
-                    require(left.isEmpty(), op + " failing at call " + (after + 1) + " left " + left);
                 }
             }
             require(refused > 0, "no injected fault made a launch fail");
-            return refused + " launches refused by an injected ENOMEM, nothing left behind after any";
+            return cases + " faults injected (each call a launch makes " + made + ", failed at its first, second, middle and last call"
+                    + " with each errno the kernel documents for it); " + refused + " launches refused naming the call, nothing left behind after any";
         } finally {
             if (sim != null) {
                 sim.delete();
