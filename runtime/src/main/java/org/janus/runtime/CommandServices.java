@@ -3,11 +3,15 @@ package org.janus.runtime;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceEvent;
+import org.osgi.framework.ServiceListener;
 import org.osgi.framework.ServiceReference;
 
 /**
@@ -16,7 +20,6 @@ import org.osgi.framework.ServiceReference;
  * command signals bad input with IllegalArgumentException and a failed job with IllegalStateException.
  */
 final class CommandServices {
-    static final long POLL_MS = 50;
 
     private CommandServices() {}
 
@@ -44,25 +47,42 @@ final class CommandServices {
         }
     }
 
-    /** Waits for the command {@code name} of {@code bundle} to register. */
+    /**
+     * Waits for the command {@code name} of {@code bundle} to register: woken by each registration (a service
+     * listener), not by polling, since every millisecond until the command is there is start-up time.
+     */
     static ServiceReference<?> await(BundleContext context, String name, String bundle, long timeoutMillis) throws LaunchException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
-        while (true) {
-            ServiceReference<?> command = first(context, filter(name));
-            if (command != null) return command;
-            if (System.nanoTime() > deadline) {
-                List<String> inactive = Arrays.stream(context.getBundles())
-                        .filter(b -> b.getBundleId() != 0 && b.getState() != Bundle.ACTIVE && b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
-                        .map(b -> b.getSymbolicName() + " (state " + b.getState() + ")").toList();
-                throw new LaunchException("the " + name + " command (bundle " + bundle + ") did not register within "
-                        + timeoutMillis / 1000 + " s" + (inactive.isEmpty() ? "" : "; bundles not active: " + String.join(", ", inactive)));
+        Semaphore registrations = new Semaphore(0);
+        ServiceListener listener = event -> {
+            if (event.getType() == ServiceEvent.REGISTERED) registrations.release();
+        };
+        try {
+            context.addServiceListener(listener, filter(name));
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException("bad filter " + filter(name), e);
+        }
+        try {
+            while (true) {
+                // Looked up after the listener is in place, so a registration in between still wakes the wait below.
+                ServiceReference<?> command = first(context, filter(name));
+                if (command != null) return command;
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !registrations.tryAcquire(left, TimeUnit.NANOSECONDS)) {
+                    command = first(context, filter(name));
+                    if (command != null) return command;
+                    List<String> inactive = Arrays.stream(context.getBundles())
+                            .filter(b -> b.getBundleId() != 0 && b.getState() != Bundle.ACTIVE && b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
+                            .map(b -> b.getSymbolicName() + " (state " + b.getState() + ")").toList();
+                    throw new LaunchException("the " + name + " command (bundle " + bundle + ") did not register within "
+                            + timeoutMillis / 1000 + " s" + (inactive.isEmpty() ? "" : "; bundles not active: " + String.join(", ", inactive)));
+                }
             }
-            try {
-                Thread.sleep(POLL_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LaunchException("interrupted while waiting for the " + name + " command");
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LaunchException("interrupted while waiting for the " + name + " command");
+        } finally {
+            context.removeServiceListener(listener);
         }
     }
 
