@@ -42,6 +42,8 @@ if [ $report_only = 0 ]; then
     echo "benchmarks: building (mvn package -pl benchmarks -am)"
     locked mvn -B -ntp -Dstyle.color=never -pl benchmarks -am package -DskipTests
     jar="$(ls "$repo"/benchmarks/target/org.janus.benchmarks-*.jar | grep -v -- '-tests.jar' | head -1)"
+    # The SEV-SNP guest of the memory benchmark boots Debian's OVMF: the installed one, else fetched into .cache/.
+    [ -f /usr/share/ovmf/OVMF.fd ] || [ -f .cache/ovmf/current/usr/share/ovmf/OVMF.fd ] || tools/fetch-ovmf.sh >/dev/null
     # A whole run starts from nothing, so that no result of an earlier run is reported as this one's.
     if [ -z "$only" ]; then rm -rf "$results"; fi
     mkdir -p "$results"

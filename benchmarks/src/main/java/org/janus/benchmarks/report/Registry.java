@@ -2,6 +2,10 @@ package org.janus.benchmarks.report;
 
 import java.util.List;
 import org.janus.benchmarks.ConversionFootprint;
+import org.janus.benchmarks.conversion.ConversionCost;
+import org.janus.benchmarks.memory.GuestMemory;
+import org.janus.benchmarks.sections.MemorySection;
+import org.janus.benchmarks.sections.ConversionCostSection;
 import org.janus.benchmarks.sections.EngineSection;
 import org.janus.benchmarks.sections.FootprintSection;
 
@@ -15,6 +19,13 @@ public final class Registry {
 
     /** Every benchmark run, in order; each holds the build lock only while it runs. */
     public static final List<Step> STEPS = List.of(
+            Step.main("conversion-cost", ConversionCost.class, List.of("-Xmx1g"),
+                    List.of("--out", "{results}/" + ConversionCostSection.FILE, "--c-source", "{repo}/benchmarks/src/main/c/conversion_floor.c"),
+                    List.of("--smoke", "--out", "{results}/" + ConversionCostSection.FILE, "--c-source",
+                            "{repo}/benchmarks/src/main/c/conversion_floor.c"), 45),
+            Step.main("memory", GuestMemory.class, List.of("-Xmx256m"),
+                    List.of("--out", "{results}/" + MemorySection.FILE, "--ovmf", "{ovmf}"),
+                    List.of("--smoke", "--out", "{results}/" + MemorySection.FILE, "--ovmf", "{ovmf}"), 60),
             Step.main("conversion-footprint", ConversionFootprint.class, List.of("-Xmx512m"),
                     List.of("1024", "--out", "{results}/" + FootprintSection.FILE),
                     List.of("8", "--out", "{results}/" + FootprintSection.FILE), 20),
@@ -24,6 +35,8 @@ public final class Registry {
 
     /** The report's sections, in order. */
     public static final List<Section> SECTIONS = List.of(
+            new ConversionCostSection(),
             new EngineSection(),
+            new MemorySection(),
             new FootprintSection());
 }

@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * One benchmark run of the report: a command line for the full run and one for the smoke run, each writing its
  * results under the results directory. Placeholders in the arguments: {@code {results}} (the results directory),
- * {@code {java}} (this JVM's launcher), {@code {cp}} (the benchmarks' class path), {@code {repo}} (the checkout).
+ * {@code {java}} (this JVM's launcher), {@code {cp}} (the benchmarks' class path), {@code {repo}} (the checkout),
+ * {@code {ovmf}} (Debian's OVMF.fd: the installed one, else the one tools/fetch-ovmf.sh put under .cache/).
  *
  * @param name the step's name, as the report's run table and {@code --only} name it
  * @param full the command of the full run
@@ -50,7 +51,9 @@ public record Step(String name, List<String> full, List<String> smoke, int timeo
 
     /** The command with its placeholders filled in. */
     public List<String> command(boolean smokeRun, String results, String javaLauncher, String classPath, String repo) {
+        String ovmf = java.nio.file.Files.isReadable(java.nio.file.Path.of("/usr/share/ovmf/OVMF.fd")) ? "/usr/share/ovmf/OVMF.fd"
+                : repo + "/.cache/ovmf/current/usr/share/ovmf/OVMF.fd";
         return (smokeRun ? smoke : full).stream().map(a -> a.replace("{results}", results).replace("{java}", javaLauncher)
-                .replace("{cp}", classPath).replace("{repo}", repo)).toList();
+                .replace("{cp}", classPath).replace("{repo}", repo).replace("{ovmf}", ovmf)).toList();
     }
 }

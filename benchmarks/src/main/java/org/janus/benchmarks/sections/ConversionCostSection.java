@@ -1,0 +1,142 @@
+package org.janus.benchmarks.sections;
+
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.janus.benchmarks.ConversionFootprint.Strategy;
+import org.janus.benchmarks.conversion.ConversionCost;
+import org.janus.benchmarks.report.Charts;
+import org.janus.benchmarks.report.Goal;
+import org.janus.benchmarks.report.Report;
+import org.janus.benchmarks.report.ReportContext;
+import org.janus.benchmarks.report.Results;
+import org.janus.benchmarks.report.Section;
+
+/** {@link ConversionCost}: per-conversion cost through the vCPU exit loop against the C floor of the same run. */
+public final class ConversionCostSection implements Section {
+    public static final String FILE = "conversion-cost.json";
+    /** What bounds the 4K figure where it misses its goal: the profile's finding (see {@link ConversionProfile}). */
+    static final String BOUND_4K = ConversionProfile.FINDING;
+
+    @Override public String title() { return "Conversion cost against the kernel floor"; }
+
+    @Override public List<String> inputs() { return List.of(FILE); }
+
+    @Override public List<String> goals() {
+        List<String> g = new ArrayList<>();
+        for (Strategy s : Strategy.values()) {
+            g.add("4K conversion, " + s.label() + ", 1 vCPU: Janus over the floor (p50)");
+            g.add("2M request vs 512 4K requests, " + s.label());
+        }
+        g.add("in place: pages allocated per conversion");
+        return g;
+    }
+
+    @Override public Rendered render(ReportContext c) throws IOException {
+        ConversionCost.Json json = Results.GSON.fromJson(c.json(FILE), ConversionCost.Json.class);
+        List<ConversionCost.Row> rows = json.rows();
+        StringBuilder md = new StringBuilder();
+        md.append("`org.janus.benchmarks.conversion.ConversionCost`. A VM on the software KVM, with real memfd memory, built by the ")
+                .append("machine's VM manager as `janus run` builds one (sw-protected platform, one RAM region); its guest (one guest ")
+                .append("program per vCPU, each with its own share of RAM) first writes every page, then converts units of 4 KiB, 2 MiB or ")
+                .append("1 GiB to private and back with `MAP_GPA_RANGE` (with the unit's page-size code), each conversion followed by one ")
+                .append("write into every 4 KiB page of the unit (which is what faults the new face in on legacy). Each conversion is ")
+                .append("timed in the guest: the **request** (the hypercall's exit, the exit loop, the conversion engine, the backend, ")
+                .append("the ioctls, the resume) and the **total** (request + touch). Pages allocated per conversion are counted from ")
+                .append("the memfds behind the unit (`SEEK_DATA`/`SEEK_HOLE`, range by range, untimed).\n\n")
+                .append("The **floor** is `benchmarks/src/main/c/conversion_floor.c`, compiled by the benchmark (").append(json.gcc())
+                .append(") and run right before each configuration with as many threads: only the kernel-side work of the same ")
+                .append("conversions. In place, what the software KVM's kernel does per conversion: `mprotect` of the host's ")
+                .append("mapping of the page (none while private, read-write while shared); legacy with discard: `fallocate(PUNCH_HOLE)` of ")
+                .append("the face the page left; legacy without discard: nothing; then the same touch of every page. Its **op** is the ")
+                .append("kernel operation alone. Latencies in µs; conversions/s from the timed conversions (summed over vCPUs).\n\n");
+        md.append("| strategy | unit | vCPUs | conv/s Janus | conv/s floor | Janus p50 / p99 / max | floor p50 / p99 / max | Janus / floor (p50) ")
+                .append("| Janus − floor (p50) | request p50 | floor op p50 | pages allocated per conversion: Janus / floor |\n")
+                .append("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---|\n");
+        for (ConversionCost.Row r : rows) {
+            ConversionCost.Side j = r.janus(), f = r.floor();
+            md.append("| ").append(label(r)).append(" | ").append(r.unit()).append(" | ").append(r.vcpus()).append(" | ")
+                    .append(rate(j.conversionsPerSecond())).append(" | ").append(rate(f.conversionsPerSecond())).append(" | ")
+                    .append(lat(j.total())).append(" | ").append(lat(f.total())).append(" | ")
+                    .append(Report.num(j.total().p50() / (double) f.total().p50(), 2)).append("× | ")
+                    .append(us(j.total().p50() - f.total().p50())).append(" | ")
+                    .append(us(j.request().p50())).append(" | ").append(us(f.request().p50())).append(" | ")
+                    .append(Report.num(j.pagesAllocatedPerConversion(), 2)).append(" / ").append(Report.num(f.pagesAllocatedPerConversion(), 2))
+                    .append(" |\n");
+        }
+        md.append('\n');
+
+        List<String> cats = new ArrayList<>();
+        Map<String, List<Double>> series = new LinkedHashMap<>();
+        series.put("Janus p50", new ArrayList<>());
+        series.put("floor p50", new ArrayList<>());
+        for (ConversionCost.Row r : rows) {
+            if (!r.unit().equals("4K")) continue;
+            cats.add(label(r) + ", " + r.vcpus() + " vCPU");
+            series.get("Janus p50").add(r.janus().total().p50() / 1e3);
+            series.get("floor p50").add(r.floor().total().p50() / 1e3);
+        }
+        if (!cats.isEmpty()) {
+            Charts.bars(c.chartFile("conversion-4k"), "4K conversion (request + touch), p50", "µs", cats, series);
+            md.append(c.chartImage("conversion-4k", "4K conversion latency, Janus and floor")).append("\n\n");
+        }
+
+        List<Goal> goals = new ArrayList<>();
+        for (Strategy s : Strategy.values()) {
+            ConversionCost.Row r = find(rows, s, "4K", 1);
+            String what = "4K conversion, " + s.label() + ", 1 vCPU: Janus over the floor (p50)";
+            if (r == null) {
+                goals.add(Goal.notMeasured(what, "no such run"));
+                continue;
+            }
+            double over = (r.janus().total().p50() - r.floor().total().p50()) / 1e3;
+            double ratio = r.janus().total().p50() / (double) r.floor().total().p50();
+            goals.add(Goal.check(what, "≤ +1 µs, ≤ 1.2×", "+" + Report.num(over, 1) + " µs, " + Report.num(ratio, 2) + "×",
+                    over <= 1.0 && ratio <= 1.2, BOUND_4K));
+        }
+        for (Strategy s : Strategy.values()) {
+            ConversionCost.Row k = find(rows, s, "4K", 1), m = find(rows, s, "2M", 1), g = find(rows, s, "1G", 1);
+            String what = "2M request vs 512 4K requests, " + s.label();
+            if (k == null || m == null) {
+                goals.add(Goal.notMeasured(what, "no such run"));
+                continue;
+            }
+            double r2 = m.janus().request().mean() / (512 * k.janus().request().mean());
+            String measured = Report.num(r2, 4) + " (request mean " + us((long) m.janus().request().mean()) + " µs vs 512 × "
+                    + us((long) k.janus().request().mean()) + " µs)";
+            boolean met = r2 <= 0.1;
+            if (g != null) {
+                double r1 = g.janus().request().mean() / (262_144 * k.janus().request().mean());
+                measured += "; 1G vs 262,144 × 4K: " + String.format(java.util.Locale.ROOT, "%.2e", r1);
+                met &= r1 <= 0.1;
+            }
+            goals.add(Goal.check(what, "far less (≤ 0.1)", measured, met, "the request is proportional to the pages it changes: "
+                    + "the per-page kernel work of the range (see the table's request column)"));
+        }
+        double worst = rows.stream().filter(r -> r.strategy().equals(Strategy.IN_PLACE.name()))
+                .mapToDouble(r -> r.janus().pagesAllocatedPerConversion()).max().orElse(Double.NaN);
+        goals.add(Double.isNaN(worst) ? Goal.notMeasured("in place: pages allocated per conversion", "no in-place run")
+                : Goal.check("in place: pages allocated per conversion", "0", Report.num(worst, 2) + " (the most of any in-place run)",
+                        worst == 0, "in place allocated pages: a bug"));
+        md.append("Reading it: a 2M or 1G request is one exit and one pass through Janus for 512 or 262,144 pages; its cost is the kernel's ")
+                .append("per-page work. Legacy with discard allocates one page per 4 KiB converted (the new face, faulted in by the touch) and ")
+                .append("frees one (the punched stale face); without discard it allocates nothing once both faces exist (the memory stays ")
+                .append("doubled: see the memory section); in place allocates nothing, ever.\n");
+        return new Rendered(md.toString(), goals);
+    }
+
+    static ConversionCost.Row find(List<ConversionCost.Row> rows, Strategy s, String unit, int vcpus) {
+        return rows.stream().filter(r -> r.strategy().equals(s.name()) && r.unit().equals(unit) && r.vcpus() == vcpus).findFirst().orElse(null);
+    }
+
+    private static String label(ConversionCost.Row r) { return Strategy.valueOf(r.strategy()).label(); }
+
+    private static String us(long ns) { return Report.num(ns / 1e3, ns < 100_000 ? 1 : 0); }
+
+    private static String lat(ConversionCost.Latency l) { return us(l.p50()) + " / " + us(l.p99()) + " / " + us(l.max()); }
+
+    private static String rate(double perSecond) { return perSecond >= 100 ? Report.num(perSecond, 0) : Report.num(perSecond, 2); }
+}
