@@ -3,12 +3,7 @@ package org.janus.itests;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.options;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
-import static org.ops4j.pax.exam.CoreOptions.workingDirectory;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -17,7 +12,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Dictionary;
 import java.util.Hashtable;
@@ -78,23 +72,8 @@ public class HotSwapIT {
 
     @org.ops4j.pax.exam.Configuration
     public Option[] configuration() {
-        String dir = System.getProperty("bundles.dir", "target/bundles");
-        List<Option> options = new ArrayList<>();
-        options.add(workingDirectory("target/paxexam"));
-        options.add(cleanCaches(true));
-        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
-        options.add(systemProperty("bundles.dir").value(dir));
-        options.add(systemProperty("janus.ovmf").value(ovmf().map(Path::toString).orElse("")));
-        for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
-            "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
-            "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.devices",
-            "org.janus.machine",
-            "org.janus.guests", "org.janus.deploy"}) {
-            options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
-        }
-        options.add(junitBundles());
-        return options(options.toArray(new Option[0]));
+        return PaxFramework.framework(List.of(systemProperty("janus.ovmf").value(ovmf().map(Path::toString).orElse(""))),
+                "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy", "org.janus.platform.api", "org.janus.platform.none", "org.janus.platform.swprotected", "org.janus.platform.snp", "org.janus.devices", "org.janus.machine", "org.janus.guests", "org.janus.deploy");
     }
 
     @Before

@@ -5,18 +5,11 @@ import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.options;
-import static org.ops4j.pax.exam.CoreOptions.systemProperty;
-import static org.ops4j.pax.exam.CoreOptions.workingDirectory;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Dictionary;
 import java.util.Hashtable;
@@ -72,19 +65,8 @@ public class KvmProvidersIT {
 
     @org.ops4j.pax.exam.Configuration
     public Option[] configuration() {
-        String dir = System.getProperty("bundles.dir", "target/bundles");
-        List<Option> options = new ArrayList<>();
-        options.add(workingDirectory("target/paxexam"));
-        options.add(cleanCaches(true));
-        // pax-logging-api, provisioned by Pax Exam's link bundles, logs at DEBUG unless told otherwise.
-        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
-        for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
-            "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api",
-            "org.janus.kvm.libc", "org.janus.kvm.sim", "org.janus.kvm.linux", "org.janus.hostreport"}) {
-            options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
-        }
-        options.add(junitBundles());
-        return options(options.toArray(new Option[0]));
+        return PaxFramework.framework(List.of(),
+                "org.janus.kvm.linux", "org.janus.hostreport");
     }
 
     @Test

@@ -2,12 +2,7 @@ package org.janus.itests;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.options;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
-import static org.ops4j.pax.exam.CoreOptions.workingDirectory;
 
 import java.io.ByteArrayInputStream;
 import java.lang.management.ManagementFactory;
@@ -52,21 +47,8 @@ public class SoakIT {
 
     @org.ops4j.pax.exam.Configuration
     public Option[] configuration() {
-        String dir = System.getProperty("bundles.dir", "target/bundles");
-        List<Option> options = new ArrayList<>();
-        options.add(workingDirectory("target/paxexam"));
-        options.add(cleanCaches(true));
-        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
-        options.add(systemProperty("bundles.dir").value(dir));
-        options.add(systemProperty("janus.soak.seconds").value(System.getProperty("janus.soak.seconds", "60")));
-        for (String b : new String[] {"org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
-            "org.apache.felix.scr", "org.apache.felix.configadmin", "gson", "jna", "org.janus.kvm.api", "org.janus.kvm.libc",
-            "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.platform.swprotected", "org.janus.devices", "org.janus.machine", "org.janus.guests"}) {
-            options.add(bundle(Path.of(dir, b + ".jar").toUri().toString()));
-        }
-        options.add(junitBundles());
-        return options(options.toArray(new Option[0]));
+        return PaxFramework.framework(List.of(systemProperty("janus.soak.seconds").value(System.getProperty("janus.soak.seconds", "60"))),
+                "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy", "org.janus.platform.api", "org.janus.platform.swprotected", "org.janus.devices", "org.janus.machine", "org.janus.guests");
     }
 
     /** What a VM could leave growing. */
