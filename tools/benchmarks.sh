@@ -41,6 +41,8 @@ jar="$(ls "$repo"/benchmarks/target/org.janus.benchmarks-*.jar 2>/dev/null | gre
 if [ $report_only = 0 ]; then
     echo "benchmarks: building (mvn package -pl benchmarks -am)"
     locked mvn -B -ntp -Dstyle.color=never -pl benchmarks -am package -DskipTests
+    # The start-up benchmark launches the distribution itself (runtime/target/janus); the nested one builds its own floor.
+    locked mvn -B -ntp -Dstyle.color=never -pl runtime -am package -DskipTests
     jar="$(ls "$repo"/benchmarks/target/org.janus.benchmarks-*.jar | grep -v -- '-tests.jar' | head -1)"
     # The SEV-SNP guest of the memory benchmark boots Debian's OVMF: the installed one, else fetched into .cache/.
     [ -f /usr/share/ovmf/OVMF.fd ] || [ -f .cache/ovmf/current/usr/share/ovmf/OVMF.fd ] || tools/fetch-ovmf.sh >/dev/null
