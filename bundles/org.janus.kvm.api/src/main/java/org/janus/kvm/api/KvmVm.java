@@ -121,7 +121,9 @@ public interface KvmVm extends AutoCloseable {
     /**
      * KVM_CREATE_PIT2 (x86): an in-kernel i8254 PIT on ports 0x40-0x43, its channel 0 wired to GSI 0, and (without
      * {@link #PIT_SPEAKER_DUMMY}) the speaker port 0x61. Needs the in-kernel PIC: call {@link #createIrqchip()} first.
-     * The kernel does not check {@code flags} beyond PIT_SPEAKER_DUMMY.
+     * The kernel does not check {@code flags} beyond PIT_SPEAKER_DUMMY. With flags 0 the kernel also answers port 0x61,
+     * whose bit 5 (channel 2's output) Linux polls to calibrate the TSC against the PIT; with PIT_SPEAKER_DUMMY that
+     * port exits to userspace, which then has to emulate it (QEMU does).
      *
      * @param flags 0 or {@link #PIT_SPEAKER_DUMMY}
      * @throws KvmException EEXIST when the VM has a PIT already; ENOENT without the in-kernel PIC (no
