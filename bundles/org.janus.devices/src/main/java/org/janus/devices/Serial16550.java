@@ -234,8 +234,8 @@ public final class Serial16550 implements PortDevice {
     private void updateLine() {
         boolean level = pendingInterrupt() != IIR_NO_INT;
         if (level != line) {
+            irq.set(level);     // first: if the controller refuses, the UART still knows the line unchanged
             line = level;
-            irq.set(level);
         }
     }
 
