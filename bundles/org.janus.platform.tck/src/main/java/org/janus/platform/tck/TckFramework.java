@@ -33,7 +33,7 @@ import org.osgi.framework.wiring.BundleRevision;
 
 /**
  * A Felix with what a platform needs to run VMs on the software KVM: Declarative Services, Config Admin, Gson, JNA,
- * the KVM API and the sim, both memory backends, the machine and the guest programs, the kit's checks, and the
+ * the KVM API and the sim, both memory backends, the devices, the machine and the guest programs, the kit's checks, and the
  * platform under test. The bundles are the jars (or class directories) on the class path of the build that uses
  * the kit, found by their Bundle-SymbolicName, so the versions are the ones that build depends on.
  */
@@ -42,7 +42,7 @@ final class TckFramework implements AutoCloseable {
     static final List<String> BUNDLES = List.of("org.osgi.util.function", "org.osgi.util.promise", "org.osgi.service.component",
             "org.apache.felix.scr", "org.apache.felix.configadmin", "com.google.gson", "com.sun.jna", "org.janus.kvm.api",
             "org.janus.kvm.libc", "org.janus.kvm.sim", "org.janus.memory.api", "org.janus.memory.gmem", "org.janus.memory.legacy",
-            "org.janus.platform.api", "org.janus.machine", "org.janus.guests", "org.janus.platform.tck");
+            "org.janus.platform.api", "org.janus.devices", "org.janus.machine", "org.janus.guests", "org.janus.platform.tck");
     static final long WAIT_MILLIS = 30_000;
 
     private final Framework framework;
