@@ -59,12 +59,20 @@ public record MachineSpec(String name, KvmSection kvm, PlatformSection platform,
         }
     }
 
-    /** @param backend {@code auto}, {@code guest-memfd} or {@code legacy} */
-    public record MemorySection(String backend, List<Region> ram, List<Region> mmio) {
+    /**
+     * @param backend {@code auto}, {@code guest-memfd} or {@code legacy}
+     * @param hugePages the page size backing the shared face of every RAM region ({@code "hugePages": "2M"} or
+     *        {@code "1G"}: a hugetlb memfd, with pages from the host's pool), or 0 for the host's base pages; the
+     *        legacy backend only (a hugetlb-backed guest_memfd is in no kernel Janus supports)
+     */
+    public record MemorySection(String backend, List<Region> ram, List<Region> mmio, long hugePages) {
         public MemorySection {
             ram = List.copyOf(ram);
             mmio = List.copyOf(mmio);
         }
+
+        /** On the host's base pages. */
+        public MemorySection(String backend, List<Region> ram, List<Region> mmio) { this(backend, ram, mmio, 0); }
     }
 
     /** A RAM region or an MMIO hole: [gpa, gpa + size). */

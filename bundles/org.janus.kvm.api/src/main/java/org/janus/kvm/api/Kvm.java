@@ -76,6 +76,22 @@ public interface Kvm {
     HostMemfd memfdCreate(String name, long size);
 
     /**
+     * memfd_create(2) with {@link MemfdFlags} beyond MFD_CLOEXEC, e.g. the shared side of legacy RAM on huge pages
+     * ({@link MemfdFlags#HUGETLB} with {@link MemfdFlags#HUGE_2MB} or {@link MemfdFlags#HUGE_1GB}). A hugetlb file's
+     * size must be a multiple of its page size. Its pages come from the host's pool (/proc/sys/vm/nr_hugepages):
+     * mapping it reserves them, and {@link HostMemfd#mmap} fails with ENOMEM when too few are free. Punching a hole
+     * frees only the huge pages the hole covers whole; a smaller hole zeroes its part and frees nothing.
+     *
+     * @throws KvmException EINVAL for unknown flags, a size code without HUGETLB or a page size the host does not
+     *         have (memfd_create), or a size that is not a multiple of the huge page (ftruncate); ENOMEM, EMFILE
+     */
+    default HostMemfd memfdCreate(String name, long size, long flags) {
+        if (flags == 0) return memfdCreate(name, size);
+        throw new KvmException("memfd_create", Errno.EINVAL, "the " + provider() + " provider creates no memfd with flags 0x"
+                + Long.toHexString(flags));
+    }
+
+    /**
      * Opens /dev/sev, whose descriptor SEV commands carry.
      *
      * @throws KvmException ENOENT where the host has no SEV firmware; EACCES without permission

@@ -5,7 +5,7 @@
  * Nothing above this layer touches native memory or file descriptors.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package org.janus.kvm.api;
 
 import org.osgi.annotation.bundle.Export;

@@ -11,8 +11,18 @@ public final class Memfd extends FdMemoryFile implements HostMemfd {
      *
      * @throws org.janus.kvm.api.KvmException ENOMEM, EMFILE, EINVAL
      */
-    public static Memfd create(String name, long size) {
-        int fd = Sys.check("memfd_create", Sys.C.memfd_create(name, LibC.MFD_CLOEXEC));
+    public static Memfd create(String name, long size) { return create(name, size, 0); }
+
+    /**
+     * memfd_create with MFD_CLOEXEC and {@code flags} ({@link org.janus.kvm.api.MemfdFlags}), then ftruncate.
+     *
+     * @throws org.janus.kvm.api.KvmException EINVAL (unknown flags, a huge page size the host lacks, a size that is
+     *         not a multiple of the huge page), ENOMEM, EMFILE
+     */
+    public static Memfd create(String name, long size, long flags) {
+        if (flags < 0 || flags > Integer.MAX_VALUE) throw new org.janus.kvm.api.KvmException("memfd_create", org.janus.kvm.api.Errno.EINVAL,
+                "flags 0x" + Long.toHexString(flags) + " do not fit the unsigned int of memfd_create");
+        int fd = Sys.check("memfd_create", Sys.C.memfd_create(name, LibC.MFD_CLOEXEC | (int) flags));
         try {
             Sys.check("ftruncate", Sys.C.ftruncate(fd, size));
         } catch (RuntimeException e) {

@@ -120,6 +120,9 @@ public final class SimKvm implements ModelledKvm {
 
     @Override public HostMemfd memfdCreate(String name, long size) { return host.memfdCreate(name, size); }
 
+    /** A real memfd with these flags (hugetlb included): the model's host memory is the host's. */
+    @Override public HostMemfd memfdCreate(String name, long size, long flags) { return host.memfdCreate(name, size, flags); }
+
     @Override public SevDevice openSevDevice() { return host.openSevDevice(); }
 
     @Override public int pageSize() { return org.janus.kvm.libc.Sys.PAGE_SIZE; }

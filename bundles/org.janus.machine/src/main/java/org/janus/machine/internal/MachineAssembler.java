@@ -91,7 +91,7 @@ final class MachineAssembler {
         List<MachineSpec.Region> ram = a.plan.spec().memory().ram();
         for (int slot = 0; slot < ram.size(); slot++) {
             MachineSpec.Region r = ram.get(slot);
-            RamRegion region = new RamRegion(r.name(), slot, r.gpa(), r.size());
+            RamRegion region = new RamRegion(r.name(), slot, r.gpa(), r.size(), a.plan.spec().memory().hugePages());
             a.rams.add(a.backend.create(a.kvm, a.vm, region, a.plan.initialState()));
             // Whichever RAM serves the slot at the end is released: a backend swap replaces the object.
             int index = slot;

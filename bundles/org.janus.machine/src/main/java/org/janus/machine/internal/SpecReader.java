@@ -33,7 +33,7 @@ import org.janus.machine.SpecProblem;
 public final class SpecReader {
     private static final Set<String> ROOT = Set.of("name", "kvm", "platform", "memory", "vcpus", "images", "guest");
     private static final Set<String> KVM = Set.of("provider", "profile", "hardware");
-    private static final Set<String> MEMORY = Set.of("backend", "ram", "mmio");
+    private static final Set<String> MEMORY = Set.of("backend", "ram", "mmio", "hugePages");
     private static final Set<String> REGION = Set.of("name", "gpa", "size");
     private static final Set<String> VCPUS = Set.of("count", "model");
     private static final Set<String> IMAGES = Set.of("firmware", "kernel", "initrd", "cmdline");
@@ -152,7 +152,19 @@ public final class SpecReader {
         String backend = o.has("backend") ? string(o, "backend", "$.memory") : MachineSpec.AUTO;
         List<Region> ram = regions(o, "ram", true);
         List<Region> mmio = regions(o, "mmio", false);
-        return backend == null || ram == null || mmio == null ? null : new MemorySection(backend, ram, mmio);
+        long hugePages = 0;
+        if (o.has("hugePages")) {
+            JsonElement h = o.get("hugePages");
+            String v = h.isJsonPrimitive() && h.getAsJsonPrimitive().isString() ? h.getAsString() : null;
+            if ("2M".equals(v)) hugePages = 2L << 20;
+            else if ("1G".equals(v)) hugePages = 1L << 30;
+            else if (!"4K".equals(v) && !"none".equals(v)) {
+                problem("$.memory.hugePages", "must be \"2M\" or \"1G\" (the huge page size of the shared face), or \"none\"; not "
+                        + (v != null ? "\"" + v + "\"" : kind(h)));
+                return null;
+            }
+        }
+        return backend == null || ram == null || mmio == null ? null : new MemorySection(backend, ram, mmio, hugePages);
     }
 
     private List<Region> regions(JsonObject o, String member, boolean required) {

@@ -79,6 +79,7 @@ public final class SpecValidator {
         long page = kvm != null ? kvm.kvm().pageSize() : 4096;
 
         if (spec.memory() != null && read.partial().isEmpty()) layout(spec.memory(), page, problems);
+        if (spec.memory() != null && spec.memory().hugePages() != 0) hugePages(spec.memory(), problems);
         if (spec.vcpus() != null && spec.vcpus().count() < 1)
             problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + ": a VM needs at least one vCPU"));
         if (spec.images() != null) images(spec.images(), problems);
@@ -127,6 +128,10 @@ public final class SpecValidator {
                     if (chosen != null) {
                         backend = chosen.id();
                         backendReason = chosen.reason();
+                        if (spec.memory().hugePages() != 0 && !MemoryBackend.LEGACY.equals(backend))
+                            problems.add(new SpecProblem("$.memory.hugePages", "huge pages back the legacy backend's shared face, and this "
+                                    + "VM gets the " + backend + " backend (" + backendReason + "); a hugetlb-backed guest_memfd is a kernel "
+                                    + "series in no kernel Janus supports: use \"backend\": \"legacy\" on a kernel with VM-wide attributes"));
                     }
                 }
             }
@@ -190,6 +195,33 @@ public final class SpecValidator {
             boolean imageKnownBad = p.path().startsWith("$.images.") && problems.stream().anyMatch(q -> q.path().equals(p.path()));
             if (!imageKnownBad) problems.add(new SpecProblem(p.path(), p.message()));
         }
+    }
+
+    /**
+     * Huge pages for the shared faces: every RAM region a whole number of them, and the host's pool holding as many
+     * free, unreserved pages as the regions need (a VM that would find the pool short at its mmap is refused here,
+     * with what to reserve; the backend still maps the kernel's ENOMEM to one line for a pool emptied in between).
+     */
+    private static void hugePages(MachineSpec.MemorySection memory, List<SpecProblem> problems) {
+        long page = memory.hugePages();
+        String size = page == 1L << 30 ? "1 GiB" : "2 MiB";
+        long needed = 0;
+        for (int i = 0; i < memory.ram().size(); i++) {
+            Region r = memory.ram().get(i);
+            if (r.gpa() % page != 0 || r.size() % page != 0)
+                problems.add(new SpecProblem("$.memory.ram[" + i + "]", describe(r) + " is not made of whole " + size + " pages: with "
+                        + "hugePages its gpa and size must be multiples of " + Sizes.hex(page)));
+            else needed += r.size() / page;
+        }
+        if (needed == 0) return;
+        java.util.Optional<HugePagePool> pool = HugePagePool.read(page);
+        if (pool.isEmpty())
+            problems.add(new SpecProblem("$.memory.hugePages", "this host has no " + size + " huge pages (" + HugePagePool.directory(page)
+                    + " is missing)"));
+        else if (pool.get().available() < needed)
+            problems.add(new SpecProblem("$.memory.hugePages", "the shared faces need " + needed + " free " + size + " huge pages and the "
+                    + "host's pool has " + pool.get().available() + " (HugePages_Free " + pool.get().free() + ", of which reserved "
+                    + pool.get().reserved() + "); reserve them first: " + pool.get().howToReserve(needed)));
     }
 
     private static boolean hasProblemAt(List<SpecProblem> problems, String prefix) {

@@ -5,7 +5,7 @@
  * and reports the memory it really costs.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package org.janus.memory.api;
 
 import org.osgi.annotation.bundle.Export;

@@ -133,6 +133,8 @@ public final class LinuxKvm implements Kvm, AutoCloseable {
 
     @Override public HostMemfd memfdCreate(String name, long size) { return Memfd.create(name, size); }
 
+    @Override public HostMemfd memfdCreate(String name, long size, long flags) { return Memfd.create(name, size, flags); }
+
     @Override public SevDevice openSevDevice() { return LinuxSevDevice.open(); }
 
     @Override public int pageSize() { return Sys.PAGE_SIZE; }

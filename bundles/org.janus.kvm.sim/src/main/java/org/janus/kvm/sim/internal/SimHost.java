@@ -120,9 +120,11 @@ public final class SimHost {
         return null;
     }
 
-    public HostMemfd memfdCreate(String name, long size) {
+    public HostMemfd memfdCreate(String name, long size) { return memfdCreate(name, size, 0); }
+
+    public HostMemfd memfdCreate(String name, long size, long flags) {
         faults.check("memfd_create");
-        return new SimHostMemfd(Memfd.create(name, size), this);
+        return new SimHostMemfd(Memfd.create(name, size, flags), this);
     }
 
     public SevDevice openSevDevice() {

@@ -60,6 +60,9 @@ public final class GuestMemfdBackend implements MemoryBackend {
         Suitability s = suitability(vm);
         if (!s.usable()) throw new MemoryException(region.name(), Step.CHECK, GpaRange.of(region.gpa(), region.size()),
                 "the guest-memfd backend cannot serve this VM: " + s.reason(), null);
+        if (region.hugePageSize() != 0)
+            throw new MemoryException(region.name(), Step.CHECK, GpaRange.of(region.gpa(), region.size()), "huge pages back only the "
+                    + "legacy backend's shared face: a hugetlb-backed guest_memfd is a kernel series in no kernel Janus supports", null);
         boolean hasPrivate = (vm.checkExtension(KvmCap.GUEST_MEMFD_MEMORY_ATTRIBUTES) & MemoryAttribute.PRIVATE) != 0;
         if (!hasPrivate && initial == PageState.PRIVATE)
             throw new MemoryException(region.name(), Step.CHECK, GpaRange.of(region.gpa(), region.size()),

@@ -1,5 +1,6 @@
 package org.janus.memory.legacy.internal;
 
+import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.GuestMemfd;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.HostMemfd;
@@ -7,6 +8,7 @@ import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmCap;
 import org.janus.kvm.api.KvmException;
 import org.janus.kvm.api.KvmVm;
+import org.janus.kvm.api.MemfdFlags;
 import org.janus.kvm.api.MemoryAttribute;
 import org.janus.kvm.api.MemoryAttributes;
 import org.janus.kvm.api.UserMemoryRegion2;
@@ -95,7 +97,8 @@ public final class LegacyBackend implements MemoryBackend {
         boolean bound = false;
         Step step = Step.CREATE_BACKING;
         try {
-            shared = kvm.memfdCreate("janus-" + region.name() + "-shared", region.size());
+            shared = region.hugePageSize() == 0 ? kvm.memfdCreate("janus-" + region.name() + "-shared", region.size())
+                    : kvm.memfdCreate("janus-" + region.name() + "-shared", region.size(), MemfdFlags.hugetlb(region.hugePageSize()));
             step = Step.MAP;
             mapping = shared.mmap(0, region.size(), true);
             step = Step.CREATE_BACKING;
@@ -120,8 +123,26 @@ public final class LegacyBackend implements MemoryBackend {
             if (gmem != null) gmem.close();
             if (mapping != null) mapping.close();
             if (shared != null) shared.close();
-            throw new MemoryException(region.name(), step, all, e.getMessage(), e);
+            throw new MemoryException(region.name(), step, all, hugePages(region, step, e), e);
         }
+    }
+
+    /**
+     * The kernel's answer in one line; for a hugetlb face what it means: mapping a hugetlb file reserves its pages,
+     * so ENOMEM there is a pool with too few free huge pages, and EINVAL from memfd_create a page size the host lacks.
+     */
+    static String hugePages(RamRegion region, Step step, KvmException e) {
+        long page = region.hugePageSize();
+        if (page == 0) return e.getMessage();
+        String size = page == 1L << 30 ? "1 GiB" : "2 MiB";
+        long pages = region.size() / page;
+        if (step == Step.MAP && e.errno() == Errno.ENOMEM)
+            return "the shared face needs " + pages + " free " + size + " huge pages and the host's pool has fewer (mmap: ENOMEM); "
+                    + "reserve them first, e.g. echo " + pages + " > " + (page == 1L << 30
+                    ? "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" : "/proc/sys/vm/nr_hugepages");
+        if (step == Step.CREATE_BACKING && e.errno() == Errno.EINVAL)
+            return "the host cannot create a hugetlb memfd of " + size + " pages of this size (" + e.getMessage() + ")";
+        return e.getMessage();
     }
 
     static UserMemoryRegion2 slot(RamRegion region, long size, HostMapping mapping, GuestMemfd gmem) {
