@@ -22,9 +22,11 @@ import org.janus.benchmarks.report.Results;
 /**
  * What bounds exit handling with many vCPUs: runs the {@link ExitStorm} of each kind with {@code vcpus} vCPUs
  * repeatedly under a JFR recording (the JDK's {@code profile} settings) and summarises it: the hottest methods (top
- * frames of execution samples; Java code only, as JFR samples it), the hottest Janus frames anywhere on the stack,
- * where threads blocked on monitors and parked (by the monitor's or the blocker's class and the frame that waited,
- * with the total time), and how busy the CPUs were (machine total and this JVM). The raw recording is not kept.
+ * frames of JFR's Java and native method samples together, a native one marked so), the Janus frames anywhere on
+ * the stack (the share of samples each was on), where threads blocked on monitors and parked (by the monitor's or
+ * the blocker's class and the frame that waited, with the total time), and how busy the CPUs were (machine total and
+ * this JVM). The raw recording is not kept. JFR samples only threads that run Java or native code: a thread handing an
+ * exit over spends much of its time in the kernel (futex) or spinning, which the parks and the CPU load show.
  *
  * <p>Usage: {@code ExitProfile --out RESULTS.json [--vcpus N] [--seconds S]} (default 8 vCPUs, 6 s per kind).
  */
@@ -73,6 +75,8 @@ public final class ExitProfile {
                 r.enable("jdk.JavaMonitorEnter").withThreshold(Duration.ZERO).withStackTrace();
                 r.enable("jdk.ThreadPark").withThreshold(Duration.ZERO).withStackTrace();
                 r.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(10));
+                // Threads in native code (JNA's system calls, the sim's memfd work) are sampled apart: their samples too.
+                r.enable("jdk.NativeMethodSample").withPeriod(Duration.ofMillis(10));
                 r.enable("jdk.CPULoad").withPeriod(Duration.ofMillis(200));
                 r.start();
                 t0 = System.nanoTime();
@@ -103,16 +107,19 @@ public final class ExitProfile {
         long samples = 0;
         for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
             switch (e.getEventType().getName()) {
-                case "jdk.ExecutionSample" -> {
+                case "jdk.ExecutionSample", "jdk.NativeMethodSample" -> {
                     RecordedStackTrace st = e.getStackTrace();
                     if (st == null || st.getFrames().isEmpty()) continue;
                     samples++;
-                    top.merge(frame(st.getFrames().get(0)), 1.0, Double::sum);
+                    String prefix = e.getEventType().getName().equals("jdk.NativeMethodSample") ? "native " : "";
+                    top.merge(prefix + frame(st.getFrames().get(0)), 1.0, Double::sum);
                     // Each Janus method once per sample: the share of samples it was on the stack in.
                     java.util.Set<String> seen = new java.util.HashSet<>();
                     for (RecordedFrame f : st.getFrames()) {
                         String m = frame(f);
-                        if (m.startsWith("org.janus.") && seen.add(m)) janus.merge(m, 1.0, Double::sum);
+                        // Janus's own code: not this benchmark's guest, nor the lambdas' generated frames.
+                        if (m.startsWith("org.janus.") && !m.startsWith("org.janus.benchmarks.") && !m.contains("$$Lambda") && seen.add(m))
+                            janus.merge(m, 1.0, Double::sum);
                     }
                 }
                 case "jdk.JavaMonitorEnter" -> monitors.merge(className(e, "monitorClass") + " at " + waiter(e),
