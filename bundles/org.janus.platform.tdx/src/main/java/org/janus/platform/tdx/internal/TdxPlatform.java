@@ -129,7 +129,7 @@ public final class TdxPlatform implements ConfidentialPlatform {
         int vcpus = context.vcpus().size();
         if (vcpus != context.spec().vcpus()) throw new PlatformException(TDX, "launch", String.format(
                 "the spec names %d vCPUs but the VM has %d", context.spec().vcpus(), vcpus), null);
-        byte[] hob = TdHob.build(image);
+        byte[] hob = hob(image, context.spec());
         return TdxLaunch.run(context, image, hob, Mrtd.of(image, hob));
     }
 
@@ -145,7 +145,16 @@ public final class TdxPlatform implements ConfidentialPlatform {
 
     @Override public Optional<byte[]> expectedMeasurement(PlatformSpec spec) {
         TdvfImage image = firmware(options(spec));
-        return Optional.of(Mrtd.of(image, TdHob.build(image)));
+        return Optional.of(Mrtd.of(image, hob(image, spec)));
+    }
+
+    /** The TD HOB for the spec's RAM, or the platform's refusal when the TD_HOB section cannot hold its ranges. */
+    private static byte[] hob(TdvfImage image, PlatformSpec spec) {
+        try {
+            return TdHob.build(image, spec.ram());
+        } catch (IllegalStateException e) {
+            throw new PlatformException(TDX, "TD HOB", e.getMessage() + ": fewer RAM regions are needed", null);
+        }
     }
 
     /** KVM_TDX_CAPABILITIES with room for every leaf KVM could report. */

@@ -3,12 +3,17 @@ package org.janus.platform.tdx.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
+import org.janus.platform.api.PlatformSpec.RamRange;
 import org.junit.jupiter.api.Test;
 
 /** The MRTD computed ahead: its records byte by byte, and the value for Debian's TDVF against an independent one. */
@@ -47,7 +52,7 @@ class MrtdTest {
     @Test
     void debiansTdvfMeasuresAsTheIndependentComputationSays() throws Exception {
         TdvfImage image = TdvfImage.read(RealTdvf.require());
-        byte[] hob = TdHob.build(image);
+        byte[] hob = TdHob.build(image, List.of(new RamRange(0, 2L << 30)));
         assertEquals(RealTdvf.MRTD, HexFormat.of().formatHex(Mrtd.of(image, hob)));
         // The HOB is not measured: another HOB gives the same MRTD.
         byte[] other = hob.clone();
@@ -62,18 +67,56 @@ class MrtdTest {
     @Test
     void theHobHandsOffTheSectionsTdvfUses() throws Exception {
         TdvfImage image = TdvfImage.read(RealTdvf.require());
-        ByteBuffer b = ByteBuffer.wrap(TdHob.build(image)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.wrap(TdHob.build(image, List.of())).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(0x2000, b.capacity());
         assertEquals(TdHob.TYPE_HANDOFF, b.getShort(0));
         assertEquals(56, b.getShort(2));
         assertEquals(9, b.getInt(8), "EFI_HOB_HANDOFF_TABLE_VERSION");
-        int resources = 4;                     // TD_HOB and the three TEMP_MEM sections
+        int resources = 4;                     // TD_HOB and the three TEMP_MEM sections, with no RAM known
         long end = 0x809000 + 56 + resources * 48;
         assertEquals(end, b.getLong(48), "EfiEndOfHobList points at the end-of-list HOB");
         assertEquals(TdHob.TYPE_RESOURCE_DESCRIPTOR, b.getShort(56));
-        assertEquals(0x810000, b.getLong(56 + 32));
-        assertEquals(0x10000, b.getLong(56 + 40));
         assertEquals((short) 0xffff, b.getShort((int) (end - 0x809000)));
+    }
+
+    @Test
+    void theHobHandsOverTheGuestsRamAsUnacceptedAroundTheSectionsTheLaunchAdded() throws Exception {
+        TdvfImage image = TdvfImage.read(RealTdvf.require());
+        // Two RAM regions, 2 GiB below the 32-bit hole and 1 GiB above 4 GiB, as a spec with a hole would have.
+        List<RamRange> ram = List.of(new RamRange(0, 2L << 30), new RamRange(4L << 30, 1L << 30));
+        List<TdHob.Resource> r = TdHob.resources(image, ram);
+        long covered = 0;
+        long next = 0;
+        for (TdHob.Resource x : r) {
+            assertTrue(x.gpa() >= next, "sorted, no overlap: " + r);
+            next = x.gpa() + x.size();
+            covered += x.size();
+            boolean section = image.sections().stream().anyMatch(s -> (s.type() == TdvfSection.Type.TD_HOB
+                    || s.type() == TdvfSection.Type.TEMP_MEM) && s.gpa() == x.gpa() && s.size() == x.size());
+            assertEquals(section ? TdHob.RESOURCE_SYSTEM_MEMORY : TdHob.RESOURCE_MEMORY_UNACCEPTED, x.type(), x.toString());
+        }
+        assertEquals(3L << 30, covered, "every byte of RAM, once: " + r);
+        assertEquals(4, r.stream().filter(x -> x.type() == TdHob.RESOURCE_SYSTEM_MEMORY).count(), r.toString());
+        assertEquals(new TdHob.Resource(TdHob.RESOURCE_MEMORY_UNACCEPTED, 4L << 30, 1L << 30), r.get(r.size() - 1));
+
+        ByteBuffer b = ByteBuffer.wrap(TdHob.build(image, ram)).order(ByteOrder.LITTLE_ENDIAN);
+        long end = 0x809000 + 56 + r.size() * 48L;
+        assertEquals(end, b.getLong(48), "EfiEndOfHobList points at the end-of-list HOB");
+        for (int i = 0; i < r.size(); i++) {
+            int at = 56 + i * 48;
+            assertEquals(TdHob.TYPE_RESOURCE_DESCRIPTOR, b.getShort(at));
+            assertEquals(r.get(i).type(), b.getInt(at + 24));
+            assertEquals(TdHob.ATTRIBUTE_TDVF_PRIVATE, b.getInt(at + 28));
+            assertEquals(r.get(i).gpa(), b.getLong(at + 32));
+            assertEquals(r.get(i).size(), b.getLong(at + 40));
+        }
+        assertEquals((short) 0xffff, b.getShort((int) (end - 0x809000)));
+
+        // More ranges than the section holds: refused, not written past it.
+        List<RamRange> many = new ArrayList<>();
+        for (int i = 0; i < 200; i++) many.add(new RamRange((16L << 30) + i * (4L << 20), 2L << 20));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> TdHob.build(image, many));
+        assertTrue(e.getMessage().contains("memory ranges"), e.getMessage());
     }
 
     private static byte[] block(String name, long gpa) {

@@ -10,6 +10,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -66,7 +67,7 @@ class TdvfImageFuzzTest {
             covered += s.size();
         }
         assertTrue(covered <= TdvfImage.MAX_SECTION_BYTES);
-        byte[] hob = TdHob.build(image);
+        byte[] hob = TdHob.build(image, List.of());
         assertEquals(image.hob().size(), hob.length);
         if (covered <= MRTD_SECTION_BYTES) {
             for (TdvfSection s : image.sections()) assertEquals(s.size(), image.contents(s).length);
