@@ -49,7 +49,14 @@ public final class GuestMemory {
 
     /** One run's figures, in bytes. */
     public record Run(String guest, long guestBytes, String strategy, long peakAllocated, long finalAllocated, long peakResident,
-                      long finalResident, long heapOverhead, long rssOverhead, long peakRssOverhead, double seconds, String outcome) {}
+                      long finalResident, long heapOverhead, long rssOverhead, long peakRssOverhead, double seconds, String outcome,
+                      long hugePageSize, HugeCounters huge) {}
+
+    /**
+     * /proc/meminfo's HugePages_* (pages of the default size, 2 MiB here) before the VM, at the lowest free count while
+     * it ran, and after it; and the pool's size.
+     */
+    public record HugeCounters(long total, long freeBefore, long freeLowest, long freeAfter, long reservedHighest) {}
 
     public record Json(List<Run> runs, boolean smoke) {}
 
@@ -58,49 +65,70 @@ public final class GuestMemory {
     public static void main(String[] args) throws Exception {
         Path out = null;
         String ovmf = null;
-        boolean smoke = false;
+        boolean smoke = false, huge = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--ovmf" -> ovmf = args[++i];
                 case "--smoke" -> smoke = true;
+                case "--huge" -> huge = true;
                 case "--one" -> {
                     String guest = args[++i];
                     long size = Long.parseLong(args[++i]);
                     Strategy s = Strategy.valueOf(args[++i]);
+                    long hugePage = Long.parseLong(args[++i]);
                     String firmware = i + 2 < args.length && args[i + 1].equals("--ovmf") ? args[i + 2] : null;
-                    System.out.println("RESULT " + Results.GSON.toJson(one(guest, size, s, firmware)).replace("\n", ""));
+                    System.out.println("RESULT " + Results.GSON.toJson(one(guest, size, s, hugePage, firmware)).replace("\n", ""));
                     System.exit(0);
                 }
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
         if (out == null || ovmf == null) throw new IllegalArgumentException("--out FILE and --ovmf FILE are needed");
+        if (huge) {
+            Results.write(out, new Json(HugePages.run(smoke, ovmf), smoke));
+            return;
+        }
         List<Run> runs = new ArrayList<>();
         List<Long> sizes = smoke ? List.of(128 * M) : List.of(G, 8 * G);
         List<String> guests = List.of("conversion-storm", "linux-snp-boot", "round-trip");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         for (long size : sizes) {
             for (String guest : guests) {
-                for (Strategy s : Strategy.values()) {
-                    // One at a time: an 8 GiB guest kept twice is 16 GiB of a 24 GiB machine others share.
-                    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Djna.nosys=true", "-cp", System.getProperty("java.class.path"),
-                            GuestMemory.class.getName(), "--one", guest, Long.toString(size), s.name(), "--ovmf", ovmf));
-                    System.out.printf("memory: %s, %d MiB, %s%n", guest, size / M, s.label());
-                    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-                    String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                    p.waitFor(60, TimeUnit.MINUTES);
-                    String line = text.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
-                    Run r = line == null ? new Run(guest, size, s.name(), -1, -1, -1, -1, -1, -1, -1, 0,
-                            "failed (exit " + p.exitValue() + "): " + text.lines().reduce((a, b) -> b).orElse(""))
-                            : Results.GSON.fromJson(JsonParser.parseString(line.substring(7)), Run.class);
-                    System.out.printf("  peak allocated %d MiB, final %d MiB, peak resident %d MiB; Janus heap +%d MiB, RssAnon +%d MiB: %s%n",
-                            r.peakAllocated() / M, r.finalAllocated() / M, r.peakResident() / M, r.heapOverhead() / M, r.rssOverhead() / M, r.outcome());
-                    runs.add(r);
-                }
+                // One at a time: an 8 GiB guest kept twice is 16 GiB of a 24 GiB machine others share.
+                for (Strategy s : Strategy.values()) runs.add(child(guest, size, s, 0, ovmf));
             }
         }
         Results.write(out, new Json(runs, smoke));
+    }
+
+    /** Runs one (guest, size, strategy, huge page size) in a JVM of its own and reads its figures. */
+    static Run child(String guest, long size, Strategy s, long hugePage, String ovmf) throws IOException, InterruptedException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Djna.nosys=true", "-cp", System.getProperty("java.class.path"),
+                GuestMemory.class.getName(), "--one", guest, Long.toString(size), s.name(), Long.toString(hugePage), "--ovmf", ovmf));
+        System.out.printf("memory: %s, %d MiB, %s%s%n", guest, size / M, s.label(), hugePage == 0 ? "" : ", shared face on " + hugePage / M + " MiB hugetlb pages");
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(60, TimeUnit.MINUTES);
+        String line = text.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
+        Run r = line == null ? new Run(guest, size, s.name(), -1, -1, -1, -1, -1, -1, -1, 0,
+                "failed (exit " + p.exitValue() + "): " + text.lines().reduce((a, b) -> b).orElse(""), hugePage, null)
+                : Results.GSON.fromJson(JsonParser.parseString(line.substring(7)), Run.class);
+        System.out.printf("  peak allocated %d MiB, final %d MiB, peak resident %d MiB; Janus heap +%d MiB, RssAnon +%d MiB: %s%s%n",
+                r.peakAllocated() / M, r.finalAllocated() / M, r.peakResident() / M, r.heapOverhead() / M, r.rssOverhead() / M, r.outcome(),
+                r.huge() == null ? "" : "; " + r.huge());
+        return r;
+    }
+
+    /** A HugePages_* field of /proc/meminfo. */
+    static long meminfo(String field) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/meminfo")))
+                if (l.startsWith(field + ":")) return Long.parseLong(l.replaceAll("\\D", ""));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return -1;
     }
 
     /** The memfds behind guest RAM in this process: legacy's shared faces, guest_memfds (the sim's). */
@@ -127,7 +155,7 @@ public final class GuestMemory {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
-    static Run one(String guest, long size, Strategy s, String ovmf) throws Exception {
+    static Run one(String guest, long size, Strategy s, long hugePage, String ovmf) throws Exception {
         boolean inPlace = s == Strategy.IN_PLACE;
         boolean snp = guest.equals("linux-snp-boot");
         ServiceDirectory services = new ServiceDirectory()
@@ -136,9 +164,13 @@ public final class GuestMemory {
                 .addBackend(inPlace ? new GuestMemfdBackend() : new LegacyBackend(s == Strategy.LEGACY_DISCARD))
                 .addGuest(ConversionStormFactory.NAME, new ConversionStormFactory())
                 .addGuest(LinuxSnpBootFactory.NAME, new LinuxSnpBootFactory())
-                .addGuest("round-trip", new RoundTripGuest.Factory());
+                .addGuest("round-trip", new RoundTripGuest.Factory())
+                .addGuest("sub-pages", new SubPageGuest.Factory());
         VmManagerImpl manager = new VmManagerImpl(services);
         String spec = spec(guest, size, s, ovmf);
+        if (hugePage != 0) spec = spec.replace("\"memory\": {", "\"memory\": { \"hugePages\": \"" + (hugePage == G ? "1G" : "2M") + "\",");
+        long hugeFreeBefore = meminfo("HugePages_Free");
+        long hugeFreeLowest = hugeFreeBefore, hugeReservedHighest = meminfo("HugePages_Rsvd");
         // The process before the VM: classes loaded by a first, tiny parse, then a GC.
         MachineSpec parsed = MachineSpec.parse(spec, Path.of("."));
         long heap0 = heapAfterGc(), anon0 = status("RssAnon"), shmem0 = status("RssShmem");
@@ -153,6 +185,8 @@ public final class GuestMemory {
             peakAllocated = Math.max(peakAllocated, allocated());
             peakResident = Math.max(peakResident, status("RssShmem") - shmem0);
             peakAnon = Math.max(peakAnon, status("RssAnon") - anon0);
+            hugeFreeLowest = Math.min(hugeFreeLowest, meminfo("HugePages_Free"));
+            hugeReservedHighest = Math.max(hugeReservedHighest, meminfo("HugePages_Rsvd"));
             VmState st = manager.state(id);
             if (st instanceof VmState.Stopped || st instanceof VmState.Failed) summary = manager.awaitEnd(id, Duration.ofMinutes(5));
             else {
@@ -170,15 +204,17 @@ public final class GuestMemory {
         peakAllocated = Math.max(peakAllocated, finalAllocated);
         peakResident = Math.max(peakResident, finalResident);
         String outcome = summary.endedNormally() ? "ok" : "ended " + summary.end() + ": " + summary.console();
+        HugeCounters huge = new HugeCounters(meminfo("HugePages_Total"), hugeFreeBefore, hugeFreeLowest, meminfo("HugePages_Free"),
+                hugeReservedHighest);
         return new Run(guest, size, s.name(), peakAllocated, finalAllocated, peakResident, finalResident, heapOverhead, rssOverhead,
-                peakAnon, seconds, outcome);
+                peakAnon, seconds, outcome, hugePage, huge);
     }
 
     static String spec(String guest, long size, Strategy s, String ovmf) {
         String backend = s == Strategy.IN_PLACE ? "guest-memfd" : "legacy";
         String profile = s.profile().id();
         return switch (guest) {
-            case "conversion-storm", "round-trip" -> """
+            case "conversion-storm", "round-trip", "sub-pages" -> """
                     { "name": "memory", "kvm": { "provider": "sim", "profile": "%s", "hardware": "x86" },
                       "platform": { "id": "sw-protected", "initialState": "shared" },
                       "memory": { "backend": "%s", "ram": [ { "name": "ram", "gpa": 0, "size": %d } ] },

@@ -4,6 +4,7 @@ import java.util.List;
 import org.janus.benchmarks.ConversionFootprint;
 import org.janus.benchmarks.conversion.ConversionCost;
 import org.janus.benchmarks.memory.GuestMemory;
+import org.janus.benchmarks.sections.HugePagesSection;
 import org.janus.benchmarks.sections.MemorySection;
 import org.janus.benchmarks.sections.ConversionCostSection;
 import org.janus.benchmarks.sections.EngineSection;
@@ -33,6 +34,9 @@ public final class Registry {
             Step.main("memory", GuestMemory.class, List.of("-Xmx256m"),
                     List.of("--out", "{results}/" + MemorySection.FILE, "--ovmf", "{ovmf}"),
                     List.of("--smoke", "--out", "{results}/" + MemorySection.FILE, "--ovmf", "{ovmf}"), 60),
+            Step.main("huge-pages", GuestMemory.class, List.of("-Xmx256m"),
+                    List.of("--huge", "--out", "{results}/" + HugePagesSection.FILE, "--ovmf", "{ovmf}"),
+                    List.of("--huge", "--smoke", "--out", "{results}/" + HugePagesSection.FILE, "--ovmf", "{ovmf}"), 30),
             Step.main("conversion-footprint", ConversionFootprint.class, List.of("-Xmx512m"),
                     List.of("1024", "--out", "{results}/" + FootprintSection.FILE),
                     List.of("8", "--out", "{results}/" + FootprintSection.FILE), 20),
@@ -69,6 +73,7 @@ public final class Registry {
             new ConversionCostSection(),
             new EngineSection(),
             new MemorySection(),
+            new HugePagesSection(),
             new FootprintSection(),
             new TrackerScaleSection(),
             new ExitScalingSection(),
