@@ -21,13 +21,14 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * {@code bin/janus}: the command line, parsed by picocli. Exit codes: 0 done, 1 failed, 2 bad usage (and for run and
- * measure, a spec with problems). Every error is one line starting {@code janus:}; {@code --verbose} adds the stack
+ * measure, a spec with problems); {@code run} also 3 and 4 for a Linux guest that rebooted or panicked. Every error is one line starting {@code janus:}; {@code --verbose} adds the stack
  * trace of its cause.
  */
 @Command(name = "janus", synopsisSubcommandLabel = "COMMAND",
         description = "Janus, a virtual machine monitor for confidential VMs on Linux KVM, assembled from OSGi bundles "
                 + "in Apache Felix. Without /dev/kvm it runs on its software KVM.",
-        footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage (run and measure: a spec with problems).",
+        footer = {"", "Exit codes: 0 done, 1 failed, 2 bad usage (run and measure: a spec with problems); run: 3 a Linux "
+                + "guest rebooted, 4 it panicked.",
                 "Features are features/<name>.json; core, sim and linux are always started (run and measure add machine).",
                 "janus help prints the usage of every command; janus COMMAND --help that of one."})
 public final class Cli implements Callable<Integer> {

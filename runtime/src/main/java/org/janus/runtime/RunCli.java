@@ -24,19 +24,29 @@ import picocli.CommandLine.Spec;
  * {@link IllegalArgumentException} for a spec with problems (each listed with its JSON path) and
  * {@link IllegalStateException} for a VM that could not be built.
  *
- * <p>Exit codes: 0 the guest ended normally; 1 it did not (or the VM could not be built or run); 2 a bad command
- * line or a spec with problems.
+ * <p>Exit codes: 0 the guest ended normally (a Linux guest: it powered off with exit code 0); 1 it did not (or the
+ * VM could not be built or run); 2 a bad command line or a spec with problems; 3 a Linux guest rebooted (i8042 reset
+ * or triple fault: Janus does not reset VMs); 4 a Linux guest panicked (it boots with {@code panic=-1}, so a panic
+ * resets at once; Janus tells it from a reboot by the kernel's "Kernel panic - not syncing" line on the console
+ * just before the reset).
  */
 @Command(name = "run", description = {
     "Builds the VM a machine spec describes (examples/ has some), runs it to its end and prints what happened: how the "
             + "guest ended, exits per vCPU, conversions, memory per region, the launch digest the firmware computed "
             + "beside the one expected from the spec, console output.",
-    "Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or exit code 0 on port 0xf4), 1 when it "
-            + "did not or the VM could not be built, 2 for a bad command line or a spec with problems (each named with "
-            + "its JSON path). Starts the machine feature too."})
+    "Exit code 0 when the guest ended normally (all vCPUs halted, a shutdown, or exit code 0 on port 0xf4, which is "
+            + "how a Linux guest powers off), 1 when it did not or the VM could not be built, 2 for a bad command line or a "
+            + "spec with problems (each named with its JSON path), 3 when a Linux guest rebooted (i8042 reset or triple "
+            + "fault), 4 when it panicked (told from a reboot by \"Kernel panic - not syncing\" on its console right "
+            + "before the reset; boot it with panic=-1). Starts the machine feature too."})
 final class RunCli implements Callable<Integer> {
     /** The start of the summary's last line when the guest ended normally (the machine's RunCommand.RESULT_OK). */
     static final String RESULT_OK = "result: ok";
+    /** The verdicts of a Linux guest that reset, and their exit codes (the machine's RunSummary.Ending). */
+    static final String RESULT_REBOOT = "result: reboot";
+    static final String RESULT_PANIC = "result: panic";
+    static final int GUEST_REBOOTED = 3;
+    static final int GUEST_PANICKED = 4;
     static final String MACHINE_BUNDLE = "org.janus.machine, feature machine";
     static final List<String> FEATURES = List.of("core", "sim", "linux", "machine");
     /** How long the machine's command may take to register once its bundles have started. */
@@ -104,6 +114,8 @@ final class RunCli implements Callable<Integer> {
             String verdict = lastLine(summary);
             if (verdict.startsWith(RESULT_OK)) return Cli.OK;
             cli.fail("run: the guest did not end normally (" + verdict + ")", null);
+            if (verdict.startsWith(RESULT_REBOOT)) return GUEST_REBOOTED;
+            if (verdict.startsWith(RESULT_PANIC)) return GUEST_PANICKED;
             return Cli.FAILED;
         } catch (IllegalArgumentException e) {
             cli.fail("run: " + e.getMessage(), e);

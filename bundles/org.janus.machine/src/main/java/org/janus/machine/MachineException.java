@@ -16,6 +16,8 @@ public class MachineException extends RuntimeException {
         CREATE_RAM("creating guest RAM"),
         CREATE_VCPU("creating a vCPU (KVM_CREATE_VCPU)"),
         INIT_VCPU("initialising a vCPU for its platform"),
+        CREATE_DEVICES("creating the interrupt controller, timer and devices of a Linux boot"),
+        LOAD_KERNEL("loading the Linux kernel"),
         LOAD_GUEST("loading the guest program"),
         LAUNCH("launching (platform launch)"),
         START_VCPUS("starting the vCPU threads");

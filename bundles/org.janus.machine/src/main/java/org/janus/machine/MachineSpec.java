@@ -22,6 +22,10 @@ import org.janus.machine.internal.SpecReader;
  *   "guest": { "program": "conversion-storm", "options": { "seed": 7 } } }
  * }</pre>
  *
+ * <p>A Linux guest is booted directly (no firmware) from a {@code boot} section instead of a guest program:
+ * {@code "boot": { "kernel": "vmlinuz", "initrd": "initramfs.cpio.gz", "cmdline": "console=ttyS0", "console": "stdio" }}
+ * ({@link BootSection}).
+ *
  * Sizes and addresses are numbers or strings: decimal, {@code 0x} hex, or with a binary suffix ({@code 64M},
  * {@code 1G}, {@code 4KiB}). Every field but {@code platform.id} and {@code memory.ram} is optional. Every member
  * of {@code platform} other than {@code id} is an option of that platform. Image paths are relative to the spec's
@@ -35,9 +39,10 @@ import org.janus.machine.internal.SpecReader;
  * @param vcpus how many vCPUs, of which model
  * @param images firmware, kernel, initrd and command line
  * @param guest the guest program the software KVM runs on each vCPU, or null
+ * @param boot the Linux kernel Janus boots itself, or null
  */
 public record MachineSpec(String name, KvmSection kvm, PlatformSection platform, MemorySection memory,
-                          VcpuSection vcpus, ImageSection images, GuestSection guest) {
+                          VcpuSection vcpus, ImageSection images, GuestSection guest, BootSection boot) {
     /** The value of {@code kvm.provider} and {@code memory.backend} that lets Janus choose. */
     public static final String AUTO = "auto";
 
@@ -88,6 +93,24 @@ public record MachineSpec(String name, KvmSection kvm, PlatformSection platform,
     /** Absolute paths (resolved against the spec's directory), each null when absent. */
     public record ImageSection(Path firmware, Path kernel, Path initrd, String cmdline) {
         public static final ImageSection NONE = new ImageSection(null, null, null, null);
+    }
+
+    /**
+     * An x86-64 Linux kernel (bzImage) that Janus loads itself with the Linux boot protocol and enters at its 64-bit
+     * entry point, with no firmware; the machine adds the devices Linux needs for a serial console (in-kernel PIC,
+     * IOAPIC and PIT, a 16550 UART on COM1, the i8042 reset line and a power-off port at 0xf4). Unlike
+     * {@link ImageSection}, whose images a platform's firmware loads (and measures), nothing here is measured.
+     * Bare file names are looked up beside the spec, then in the distribution's {@code guest-images/}.
+     *
+     * @param kernel the bzImage
+     * @param initrd the initramfs, or null
+     * @param cmdline the kernel command line ({@code ""} when absent)
+     * @param console {@code stdio}: the UART's output goes to the terminal as it comes and stdin is its input;
+     *        {@code log}: its output goes to the log (and the run's summary) only
+     */
+    public record BootSection(Path kernel, Path initrd, String cmdline, String console) {
+        public static final String STDIO = "stdio";
+        public static final String LOG = "log";
     }
 
     /** @param program the {@code janus.guest} name of a registered {@link GuestProgramFactory} */

@@ -30,11 +30,41 @@ import org.janus.memory.api.MemoryFigures;
  * @param conversions conversions by source and direction
  * @param memory each RAM region's figures at the end
  * @param console what the guest wrote to {@link GuestPorts#CONSOLE}
+ * @param ending the verdict: ok, failed, or (a Linux guest) a reboot or a panic
  */
 public record RunSummary(String id, String name, String kvm, String platform, String backend, VmState end,
                          boolean endedNormally, OptionalInt guestExitCode, Duration ran, String launch,
                          String launchMeasurement, String launchDigest, String expectedDigest, List<VcpuSummary> vcpus, List<ConversionCount> conversions,
-                         List<RegionFigures> memory, String console) {
+                         List<RegionFigures> memory, String console, Ending ending) {
+    /**
+     * The verdict of a run, each with its word in the summary's last line ({@code result: ok}, ...) and its exit
+     * status of {@code janus run}.
+     */
+    public enum Ending {
+        /** The guest ended normally: every vCPU halted, a shutdown, or exit code 0 (a Linux guest's power-off). */
+        OK("ok", 0),
+        /** It did not, or the VM failed. */
+        FAILED("failed", 1),
+        /** A Linux guest rebooted (i8042 reset or triple fault); Janus does not reset VMs, so the run ends. */
+        REBOOT("reboot", 3),
+        /** A Linux guest panicked: it reset right after printing "Kernel panic - not syncing". */
+        PANIC("panic", 4);
+
+        private final String word;
+        private final int exitStatus;
+
+        Ending(String word, int exitStatus) {
+            this.word = word;
+            this.exitStatus = exitStatus;
+        }
+
+        /** The word after {@code result: } in the summary's last line. */
+        public String word() { return word; }
+
+        /** The exit status of {@code janus run}. */
+        public int exitStatus() { return exitStatus; }
+    }
+
     public RunSummary {
         vcpus = List.copyOf(vcpus);
         conversions = List.copyOf(conversions);

@@ -38,6 +38,10 @@ final class Assembly {
     volatile GuestMemoryMap map;
     VmConversions conversions;
     final List<KvmVcpu> vcpus = new ArrayList<>();
+    /** The guest's console output kept for the run's summary. */
+    final Console console = new Console();
+    /** The devices of a direct Linux boot, or null. */
+    LinuxDevices devices;
     LaunchResult launch;
     /** The launch measurement the platform computed ahead from the spec alone; empty where it measures nothing. */
     byte[] expectedDigest = new byte[0];

@@ -28,11 +28,20 @@ final class ExitDispatcher {
     private final ExitCounters counters;
     private final PlatformExits platform;
 
+    /** The port I/O bus of a Linux boot's devices, or null: then the console and exit ports are answered here. */
+    private final LinuxDevices devices;
+
     ExitDispatcher(VmConversions conversions, Console console, ExitCounters counters, PlatformExits platform) {
+        this(conversions, console, counters, platform, null);
+    }
+
+    ExitDispatcher(VmConversions conversions, Console console, ExitCounters counters, PlatformExits platform,
+                   LinuxDevices devices) {
         this.conversions = conversions;
         this.console = console;
         this.counters = counters;
         this.platform = platform;
+        this.devices = devices;
     }
 
     ExitDecision dispatch(KvmVcpu vcpu, VcpuExit exit) {
@@ -51,7 +60,7 @@ final class ExitDispatcher {
         }
         if (exit instanceof VcpuExit.Io io) {
             counters.count(id, io.isOut() ? "io-out" : "io-in");
-            return io(id, io);
+            return devices != null ? devices.io(id, io) : io(id, io);
         }
         if (exit instanceof VcpuExit.Mmio m) {
             counters.count(id, m.isWrite() ? "mmio-write" : "mmio-read");
@@ -67,6 +76,7 @@ final class ExitDispatcher {
         }
         if (exit instanceof VcpuExit.Shutdown) {
             counters.count(id, "shutdown");
+            if (devices != null) return devices.tripleFault(id);
             return end(VmEnd.Kind.TRIPLE_FAULT, "vCPU " + id + " shut down (KVM_EXIT_SHUTDOWN: triple fault or similar)");
         }
         if (exit instanceof VcpuExit.SystemEvent e) {

@@ -9,6 +9,10 @@ import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
 import org.janus.machine.MachineException.Step;
 import org.janus.machine.MachineSpec;
+import org.janus.machine.internal.x86boot.E820;
+import org.janus.machine.internal.x86boot.GuestCpuid;
+import org.janus.machine.internal.x86boot.LinuxImages;
+import org.janus.machine.internal.x86boot.LinuxLoader;
 import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.RamRegion;
@@ -38,6 +42,10 @@ final class MachineAssembler {
             a.platform.initVm(a.context);
             step = Step.CREATE_RAM;
             addRam(a);
+            if (a.plan.linux() != null) {
+                step = Step.CREATE_DEVICES;
+                createInKernelDevices(a);
+            }
             step = Step.CREATE_VCPU;
             for (int id = 0; id < plan.spec().vcpus().count(); id++) {
                 step = Step.CREATE_VCPU;
@@ -47,6 +55,10 @@ final class MachineAssembler {
             }
             step = Step.LOAD_GUEST;
             loadGuestPrograms(a);
+            if (a.plan.linux() != null) {
+                step = Step.LOAD_KERNEL;
+                loadKernel(a);
+            }
             step = Step.LAUNCH;
             a.expectedDigest = a.platform.expectedMeasurement(a.plan.platformSpec()).orElse(new byte[0]);
             a.launch = a.platform.launch(a.context);
@@ -118,6 +130,38 @@ final class MachineAssembler {
     private static byte[] firmwareDigest(Assembly a) {
         if (a.launch.measurement().length == 0 || !(a.kvm instanceof ModelledKvm model)) return new byte[0];
         return model.launchDigest(a.vm).orElse(new byte[0]);
+    }
+
+    /**
+     * What Linux expects of a PC before its first vCPU exists: the in-kernel PIC pair, IOAPIC and local APICs, the
+     * PIT (with its speaker port, which Linux's TSC calibration gates channel 2 through), and on Intel the pages
+     * KVM needs outside RAM for real mode. Their addresses are QEMU's, in the hole below 4 GiB the validator keeps
+     * free of RAM.
+     */
+    private static void createInKernelDevices(Assembly a) {
+        a.vm.setIdentityMapAddr(LinuxBootDevices.IDENTITY_MAP_ADDR);
+        a.vm.setTssAddr(LinuxBootDevices.TSS_ADDR);
+        a.vm.createIrqchip();
+        a.vm.createPit2(0);
+        a.devices = a.own("devices", new LinuxDevices(a.vm, a.plan.spec().boot().console(), a.console, System.out,
+                System.getLogger(LinuxDevices.class.getName())));
+    }
+
+    /**
+     * A direct Linux boot: the kernel, initrd and command line written through the backend's host mapping, the
+     * boot vCPU given KVM's supported CPUID and put at the 64-bit entry point.
+     */
+    private static void loadKernel(Assembly a) {
+        LinuxImages images = a.plan.linux();
+        List<E820.Range> ram = a.plan.spec().memory().ram().stream().map(r -> new E820.Range(r.gpa(), r.end())).toList();
+        List<E820.Range> mmio = a.plan.spec().memory().mmio().stream().map(r -> new E820.Range(r.gpa(), r.end())).toList();
+        LinuxLoader.Layout layout = LinuxLoader.load(images.kernel(), images.initrdBytes(), images.cmdline(), ram, mmio,
+                a.context::writeGuest);
+        KvmVcpu boot = a.vcpus.get(0);
+        GuestCpuid.set(a.kvm, boot, a.vcpus.size());
+        layout.enter(boot);
+        a.context.log("Linux boot: " + images.kernel() + "; " + layout.describe());
+        a.devices.startInput(System.in);
     }
 
     private void loadGuestPrograms(Assembly a) {

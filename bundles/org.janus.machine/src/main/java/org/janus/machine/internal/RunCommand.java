@@ -18,7 +18,8 @@ import org.osgi.service.component.annotations.Reference;
  * {@code janus run SPEC.json} inside the framework: a {@code Function<List<String>, String>} registered with
  * {@code janus.command=run}, so that the launcher, which shares no classes with the bundles, calls it with JDK
  * types only. It creates the VM of the spec, runs it to its end and returns the summary, whose last line is the
- * verdict: {@value #RESULT_OK} when the guest ended normally, {@value #RESULT_FAILED} otherwise.
+ * verdict: {@value #RESULT_OK} when the guest ended normally, {@value #RESULT_FAILED} otherwise, and for a Linux
+ * guest {@code result: reboot} or {@code result: panic} ({@link RunSummary.Ending}).
  *
  * <p>Arguments: {@code SPEC [--timeout SECONDS]}. A spec with problems throws {@link IllegalArgumentException}
  * listing each with its JSON path; a VM that cannot be built throws {@link IllegalStateException} naming the step.

@@ -31,13 +31,14 @@ import org.janus.machine.SpecProblem;
  * list) and reading goes on, so that one pass names every problem with its JSON path.
  */
 public final class SpecReader {
-    private static final Set<String> ROOT = Set.of("name", "kvm", "platform", "memory", "vcpus", "images", "guest");
+    private static final Set<String> ROOT = Set.of("name", "kvm", "platform", "memory", "vcpus", "images", "guest", "boot");
     private static final Set<String> KVM = Set.of("provider", "profile", "hardware");
     private static final Set<String> MEMORY = Set.of("backend", "ram", "mmio", "hugePages");
     private static final Set<String> REGION = Set.of("name", "gpa", "size");
     private static final Set<String> VCPUS = Set.of("count", "model");
     private static final Set<String> IMAGES = Set.of("firmware", "kernel", "initrd", "cmdline");
     private static final Set<String> GUEST = Set.of("program", "options");
+    private static final Set<String> BOOT = Set.of("kernel", "initrd", "cmdline", "console");
 
     /**
      * What was read, and every problem of form; fields that could not be read are null in {@code spec}, and
@@ -110,7 +111,8 @@ public final class SpecReader {
         VcpuSection vcpus = o.has("vcpus") ? vcpus(object(o, "vcpus", "$")) : VcpuSection.DEFAULT;
         ImageSection images = o.has("images") ? images(object(o, "images", "$")) : ImageSection.NONE;
         GuestSection guest = o.has("guest") ? guest(object(o, "guest", "$")) : null;
-        return new MachineSpec(name, kvm, platform, memory, vcpus, images, guest);
+        MachineSpec.BootSection boot = o.has("boot") && !o.get("boot").isJsonNull() ? boot(object(o, "boot", "$")) : null;
+        return new MachineSpec(name, kvm, platform, memory, vcpus, images, guest, boot);
     }
 
     private KvmSection kvm(JsonObject o) {
@@ -276,6 +278,60 @@ public final class SpecReader {
         if (home != null && !home.isBlank()) path.add(Path.of(home).toAbsolutePath().resolve("firmware").normalize());
         path.add(Path.of("/usr/share/ovmf"));
         path.add(Path.of("/usr/share/OVMF"));
+        return path;
+    }
+
+    private MachineSpec.BootSection boot(JsonObject o) {
+        if (o == null) return null;
+        unknown(o, "$.boot", BOOT);
+        Path kernel = bootImage(o, "kernel");
+        if (!o.has("kernel") || o.get("kernel").isJsonNull())
+            problem("$.boot.kernel", "missing: the x86-64 bzImage to boot, e.g. \"vmlinuz\"");
+        Path initrd = bootImage(o, "initrd");
+        String cmdline = string(o, "cmdline", "$.boot");
+        String console = string(o, "console", "$.boot");
+        if (console == null) console = MachineSpec.BootSection.STDIO;
+        else if (!console.equals(MachineSpec.BootSection.STDIO) && !console.equals(MachineSpec.BootSection.LOG)) {
+            problem("$.boot.console", "'" + console + "' is neither stdio (the terminal) nor log");
+            console = null;
+        }
+        return kernel == null || console == null ? null
+                : new MachineSpec.BootSection(kernel, initrd, cmdline == null ? "" : cmdline, console);
+    }
+
+    /**
+     * A kernel or initrd of the boot section: a path (absolute, or relative to the spec), or a bare file name looked
+     * up beside the spec and then in {@link #guestImageSearchPath()}. One that is found nowhere is a problem naming
+     * where it was looked for and the script that fetches the example's images.
+     */
+    private Path bootImage(JsonObject o, String member) {
+        String s = string(o, member, "$.boot");
+        if (s == null) return null;
+        if (s.isBlank()) {
+            problem("$.boot." + member, "is blank");
+            return null;
+        }
+        Path named = base.resolve(s).normalize();
+        if (Files.exists(named)) return named;
+        List<Path> searched = new ArrayList<>();
+        if (!s.contains("/")) {
+            for (Path directory : guestImageSearchPath()) {
+                Path candidate = directory.resolve(s).normalize();
+                if (Files.exists(candidate)) return candidate;
+                searched.add(directory);
+            }
+        }
+        problem("$.boot." + member, named + " does not exist" + (searched.isEmpty() ? ""
+                : " and " + s + " is not in " + String.join(", ", searched.stream().map(Path::toString).toList()))
+                + "; tools/fetch-linux-guest.sh fetches Debian's kernel and builds a busybox initramfs for examples/linux.json");
+        return null;
+    }
+
+    /** Where bare kernel and initrd names are looked up after the spec's directory: the Janus home's {@code guest-images/}. */
+    static List<Path> guestImageSearchPath() {
+        List<Path> path = new ArrayList<>();
+        String home = System.getProperty("janus.home");
+        if (home != null && !home.isBlank()) path.add(Path.of(home).toAbsolutePath().resolve("guest-images").normalize());
         return path;
     }
 

@@ -18,6 +18,7 @@ import org.janus.machine.MachineSpec;
 import org.janus.machine.MachineSpec.Region;
 import org.janus.machine.SpecException;
 import org.janus.machine.SpecProblem;
+import org.janus.machine.internal.x86boot.LinuxImages;
 import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.api.PageState;
@@ -40,7 +41,7 @@ public final class SpecValidator {
     /** What validation decided, for the assembler. */
     public record Plan(MachineSpec spec, KvmChooser.Choice kvm, ConfidentialPlatform platform, PlatformSpec platformSpec,
                        String backend, String backendReason, GuestProgramFactory guest, PageState initialState,
-                       AccessModel access) {}
+                       AccessModel access, LinuxImages linux) {}
 
     private final ServiceDirectory services;
 
@@ -77,9 +78,20 @@ public final class SpecValidator {
         KvmChooser.Choice kvm = spec.kvm() == null ? null
                 : KvmChooser.choose(spec.kvm(), platform, spec.guest() != null, services, problems);
         long page = kvm != null ? kvm.kvm().pageSize() : 4096;
+        if (spec.boot() != null && kvm != null && !kvm.kvm().provider().equals("linux")) {
+            // Everything else about the spec is moot here: one line saying what the host lacks.
+            throw new SpecException(List.of(new SpecProblem("$.boot", "booting a Linux kernel needs real KVM (/dev/kvm, kvm.provider "
+                    + "linux); this run would get " + kvm.reason())));
+        }
+        if (spec.boot() != null && kvm == null && spec.kvm() != null && hasProblemAt(problems, "$.kvm.provider")
+                && services.kvm("linux").isEmpty()) {
+            throw new SpecException(List.of(new SpecProblem("$.boot", "booting a Linux kernel needs real KVM (/dev/kvm, kvm.provider "
+                    + "linux); no linux provider is registered here (it registers only where /dev/kvm opens)")));
+        }
 
         if (spec.memory() != null && read.partial().isEmpty()) layout(spec.memory(), page, problems);
         if (spec.memory() != null && spec.memory().hugePages() != 0) hugePages(spec.memory(), problems);
+        if (spec.boot() != null) boot(spec, problems);
         if (spec.vcpus() != null && spec.vcpus().count() < 1)
             problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + ": a VM needs at least one vCPU"));
         if (spec.images() != null) images(spec.images(), problems);
@@ -136,6 +148,12 @@ public final class SpecValidator {
                 }
             }
         }
+        if (spec.boot() != null && access == AccessModel.GUEST_CHOSEN)
+            problems.add(new SpecProblem("$.platform.id", "Janus boots Linux directly only in plain and software-protected VMs; "
+                    + platform.id() + " guests boot through their firmware (images)"));
+        else if (spec.boot() != null && initial != null && initial != PageState.SHARED)
+            problems.add(new SpecProblem("$.platform.initialState", "a direct Linux boot needs shared RAM (\"shared\"): Janus writes the "
+                    + "kernel through the host's mapping and the guest never converts"));
         // The guest's context needs a sound layout; with problems there, its options wait for the next run.
         if (guest != null && spec.guest() != null && spec.memory() != null && spec.vcpus() != null && access != null
                 && backend != null && !hasProblemAt(problems, "$.memory") && !hasProblemAt(problems, "$.vcpus")) {
@@ -146,8 +164,17 @@ public final class SpecValidator {
                 problems.add(new SpecProblem(path, p.message()));
             }
         }
+        LinuxImages linux = null;
+        if (spec.boot() != null && problems.isEmpty()) {
+            try {
+                MachineSpec.BootSection b = spec.boot();
+                linux = LinuxImages.read(b.kernel(), MAX_KERNEL_BYTES, b.initrd(), MAX_INITRD_BYTES, b.cmdline());
+            } catch (LinuxImages.Problem p) {
+                problems.add(new SpecProblem("$.boot." + p.member().name().toLowerCase(java.util.Locale.ROOT), p.getMessage()));
+            }
+        }
         if (!problems.isEmpty()) throw new SpecException(problems);
-        return new Plan(spec, kvm, platform, platformSpec, backend, backendReason, guest, initial, access);
+        return new Plan(spec, kvm, platform, platformSpec, backend, backendReason, guest, initial, access, linux);
     }
 
     /** What a launch measurement is computed from: the platform and its part of the spec. */
@@ -277,6 +304,59 @@ public final class SpecValidator {
 
     private static String describe(Region r) {
         return "'" + r.name() + "' [" + Sizes.hex(r.gpa()) + ", " + Sizes.hex(r.end()) + ")";
+    }
+
+    /** The largest kernel a boot section may name: Debian's are about 12 MiB; it is read whole into memory. */
+    static final long MAX_KERNEL_BYTES = 128L << 20;
+    /** The largest initrd: it is read whole into memory before it is written to guest RAM. */
+    static final long MAX_INITRD_BYTES = 1L << 30;
+
+    /**
+     * What a direct Linux boot needs of the rest of the spec: no guest program and no firmware images beside it, one
+     * vCPU (no ACPI or MP tables describe more), shared memory the host can write the kernel into, and images of a
+     * size that can be read.
+     */
+    private static void boot(MachineSpec spec, List<SpecProblem> problems) {
+        MachineSpec.BootSection boot = spec.boot();
+        if (spec.guest() != null)
+            problems.add(new SpecProblem("$.guest", "a spec boots either a guest program or a Linux kernel (boot), not both"));
+        MachineSpec.ImageSection i = spec.images();
+        if (i != null && (i.firmware() != null || i.kernel() != null || i.initrd() != null || i.cmdline() != null))
+            problems.add(new SpecProblem("$.images", "images are loaded by a platform's firmware; a direct Linux boot (boot) takes none"));
+        if (spec.vcpus() != null && spec.vcpus().count() != 1)
+            problems.add(new SpecProblem("$.vcpus.count", spec.vcpus().count() + " vCPUs: a direct Linux boot has no ACPI or MP table to "
+                    + "announce more than one, so it runs one"));
+        if (spec.memory() != null) {
+            List<Region> ram = spec.memory().ram();
+            for (int r = 0; r < ram.size(); r++) {
+                Region region = ram.get(r);
+                boolean identity = region.gpa() < LinuxBootDevices.IDENTITY_MAP_ADDR + 4096 && region.end() > LinuxBootDevices.IDENTITY_MAP_ADDR;
+                boolean tss = region.gpa() < LinuxBootDevices.TSS_END && region.end() > LinuxBootDevices.TSS_ADDR;
+                if (identity || tss)
+                    problems.add(new SpecProblem("$.memory.ram[" + r + "]", describe(region) + " covers " + (identity
+                            ? "the identity-map page at " + Sizes.hex(LinuxBootDevices.IDENTITY_MAP_ADDR)
+                            : "the TSS pages at " + Sizes.hex(LinuxBootDevices.TSS_ADDR)) + ", which KVM needs outside RAM for a Linux boot"));
+            }
+        }
+        bootImage("kernel", boot.kernel(), MAX_KERNEL_BYTES, problems);
+        bootImage("initrd", boot.initrd(), MAX_INITRD_BYTES, problems);
+    }
+
+    private static void bootImage(String member, Path file, long limit, List<SpecProblem> problems) {
+        if (file == null) return;
+        String path = "$.boot." + member;
+        if (!Files.isRegularFile(file)) problems.add(new SpecProblem(path, file + " is not a file"));
+        else if (!Files.isReadable(file)) problems.add(new SpecProblem(path, file + " is not readable"));
+        else {
+            try {
+                long size = Files.size(file);
+                if (size > limit) problems.add(new SpecProblem(path, file + " is " + Sizes.format(size) + ", more than the "
+                        + Sizes.format(limit) + " a " + member + " may be"));
+                else if (size == 0) problems.add(new SpecProblem(path, file + " is empty"));
+            } catch (java.io.IOException e) {
+                problems.add(new SpecProblem(path, file + ": its size cannot be read: " + e.getMessage()));
+            }
+        }
     }
 
     private static void images(MachineSpec.ImageSection images, List<SpecProblem> problems) {

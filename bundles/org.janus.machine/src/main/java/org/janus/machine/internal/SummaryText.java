@@ -93,7 +93,7 @@ final class SummaryText {
     static String verdict(RunSummary s) {
         String why = s.end() instanceof org.janus.machine.VmState.Stopped st ? st.reason()
                 : s.end() instanceof org.janus.machine.VmState.Failed f ? f.reason() : s.end().toString();
-        return (s.endedNormally() ? RunCommand.RESULT_OK : RunCommand.RESULT_FAILED) + " - " + why;
+        return "result: " + s.ending().word() + " - " + why;
     }
 
     private static void table(StringBuilder b, List<String[]> rows) {

@@ -1,6 +1,7 @@
 package org.janus.machine.internal;
 
 import java.util.OptionalInt;
+import org.janus.machine.RunSummary;
 import org.janus.machine.VmState;
 
 /**
@@ -21,6 +22,8 @@ record VmEnd(Kind kind, String reason, OptionalInt exitCode) {
         EXIT_PORT,
         /** The guest asked for a reset, which Janus does not do: the VM stops. */
         RESET,
+        /** A Linux guest panicked and reset (panic=-1): its console showed the panic line just before. */
+        PANIC,
         /** KVM_EXIT_SHUTDOWN: a triple fault or similar; the vCPU cannot go on. */
         TRIPLE_FAULT,
         /** The platform reported the guest's own termination request (e.g. SEV termination). */
@@ -45,6 +48,15 @@ record VmEnd(Kind kind, String reason, OptionalInt exitCode) {
             case HALTED, SHUTDOWN -> true;
             case EXIT_PORT -> exitCode.orElse(-1) == 0;
             default -> false;
+        };
+    }
+
+    /** How the run ended, in the words of the verdict: a reboot and a panic each have their own. */
+    RunSummary.Ending ending() {
+        return switch (kind) {
+            case RESET -> RunSummary.Ending.REBOOT;
+            case PANIC -> RunSummary.Ending.PANIC;
+            default -> normal() ? RunSummary.Ending.OK : RunSummary.Ending.FAILED;
         };
     }
 

@@ -40,7 +40,7 @@ final class VmInstance implements VcpuRunner.Owner {
 
     private final String id;
     private final Assembly assembly;
-    private final Console console = new Console();
+    private final Console console;
     private final ExitCounters exits = new ExitCounters();
     private final List<VcpuRunner> runners = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
@@ -73,10 +73,11 @@ final class VmInstance implements VcpuRunner.Owner {
         this.platformOrigin = platformOrigin;
         this.backendOrigin = backendOrigin;
         this.events = events;
+        this.console = assembly.console;
         try {
             // The platform is read at each exit: a swap replaces it while every vCPU is parked between two exits.
             ExitDispatcher dispatcher = new ExitDispatcher(assembly.conversions, console, exits,
-                    (vcpu, exit) -> assembly.platform.onExit(assembly.context, vcpu, exit));
+                    (vcpu, exit) -> assembly.platform.onExit(assembly.context, vcpu, exit), assembly.devices);
             for (KvmVcpu vcpu : assembly.vcpus) {
                 VcpuRunner r = new VcpuRunner(vcpu, dispatcher, this);
                 Thread t = new Thread(r, "janus-" + id + "-vcpu" + vcpu.id());
@@ -533,6 +534,7 @@ final class VmInstance implements VcpuRunner.Owner {
         HexFormat hex = HexFormat.of();
         return new RunSummary(id, assembly.name, assembly.plan.kvm().reason(), platform(),
                 backendId() + " (" + assembly.plan.backendReason() + ")", e.state(), e.normal(), e.exitCode(),
-                Duration.ofNanos(ran), launch, launchMeasurement, hex.formatHex(assembly.firmwareDigest), hex.formatHex(assembly.expectedDigest), vcpus, assembly.conversions.counters().snapshot(), memory, console.text());
+                Duration.ofNanos(ran), launch, launchMeasurement, hex.formatHex(assembly.firmwareDigest), hex.formatHex(assembly.expectedDigest), vcpus, assembly.conversions.counters().snapshot(), memory,
+                (assembly.devices == null ? "" : assembly.devices.consoleNote()) + console.text(), e.ending());
     }
 }
