@@ -49,6 +49,7 @@ public final class ExitScalingSection implements Section {
         List<Goal> goals = new ArrayList<>();
         List<String> cats = new ArrayList<>();
         Map<String, List<Double>> series = new LinkedHashMap<>();
+        Map<String, Integer> stops = new LinkedHashMap<>();
         for (Map.Entry<String, TreeMap<Integer, Double>> e : rate.entrySet()) {
             double one = e.getValue().firstEntry().getValue();
             int best = e.getValue().firstKey();
@@ -64,6 +65,7 @@ public final class ExitScalingSection implements Section {
                     bestRate = Math.max(bestRate, v.getValue());
                 }
             }
+            stops.put(e.getKey(), best);
             goals.add(new Goal("exit handling: where it stops scaling (" + (e.getKey().equals("io") ? "I/O exits" : "conversions") + ")",
                     "shown", "stops at " + best + " vCPUs (" + Report.num(bestRate / one, 2) + "× 1 vCPU), " + cores + " cores",
                     Goal.Status.SHOWN, ""));
@@ -72,8 +74,12 @@ public final class ExitScalingSection implements Section {
         Charts.bars(c.chartFile("exit-scaling"), "Exit handling throughput", "exits/s", cats, series);
         md.append(c.chartImage("exit-scaling", "exits per second by vCPU count")).append("\n\n");
         md.append("**Where it stops and why.** The machine has ").append(cores).append(" cores. A vCPU of the software KVM is two ")
-                .append("threads that take turns (the vCPU thread in `KVM_RUN`, the guest program's thread between exits), so one vCPU ")
-                .append("already keeps about one core busy with hand-overs, and the throughput can grow only until the cores are busy. ")
+                .append("threads that take turns (the vCPU thread in `KVM_RUN`, the guest program's thread between exits) and hand each ")
+                .append("exit over (`SynchronousQueue`). With one vCPU the other thread is parked at each hand-over and has to be woken, ")
+                .append("so one vCPU's exits are bounded by that wake-up, not by CPU time; with more vCPUs the threads keep both cores ")
+                .append("busy and the throughput levels off where the cores are full (more vCPUs add less than 10 % beyond ")
+                .append(stops.entrySet().stream().map(x -> x.getValue() + " vCPUs for " + (x.getKey().equals("io") ? "I/O exits" : "conversions"))
+                        .collect(java.util.stream.Collectors.joining(" and "))).append(" here). ")
                 .append("`org.janus.benchmarks.vcpu.ExitProfile` ran the same VMs with 8 vCPUs under JFR (the JDK's `profile` settings, ")
                 .append("every contended monitor and every park recorded); its summary:\n\n");
         for (JsonElement e : c.json(PROFILE).getAsJsonArray()) {
@@ -81,7 +87,7 @@ public final class ExitScalingSection implements Section {
             md.append("- **").append(s.get("kind").getAsString().toLowerCase()).append(", ").append(s.get("vcpus").getAsInt()).append(" vCPUs**: ")
                     .append(Report.num(s.get("exitsPerSecond").getAsDouble(), 0)).append(" exits/s under the recording; CPU ")
                     .append(pct(s, "machineCpu")).append(" of the machine busy, ").append(pct(s, "jvmCpu")).append(" by this JVM (")
-                    .append(s.get("cpus").getAsInt()).append(" cores); ").append(s.get("samples").getAsLong()).append(" execution samples.\n");
+                    .append(s.get("cpus").getAsInt()).append(" cores); ").append(s.get("samples").getAsLong()).append(" samples (Java and native).\n");
             list(md, "hottest methods (top frame, % of samples)", s, "topFrames", "%", 8);
             list(md, "Janus methods on the stack (% of samples)", s, "topJanusFrames", "%", 8);
             list(md, "blocked on monitors (total ms, by monitor class and waiting frame)", s, "monitorBlockedMs", " ms", 5);
