@@ -37,7 +37,7 @@ public final class StartupSection implements Section {
                 .append("time, asynchronous, in every timed `run` of every variant; each round also runs `run` once without it, to show ")
                 .append("what the log costs); the milestones of the breakdown are the first classes of each stage ")
                 .append("in the same log, in ms from the launch. Variants: **default**, as `bin/janus` starts: a class-data archive ")
-                .append("of what a run loads from the JDK and `lib/` (written by the first run into `cache/cds/`) and C1 only for ")
+                .append("of the classes a run loads, the bundles' included (written by the first run into `cache/cds/`) and C1 only for ")
                 .append("commands that end by themselves; **CDS, C2 too** (`JAVA_OPTS=-XX:TieredStopAtLevel=4`); **without**, ")
                 .append("`JANUS_FAST_START=off`: as the distribution started before this report (the launcher waits for the run ")
                 .append("command with a service listener instead of polling every 50 ms in all three).\n\n");
