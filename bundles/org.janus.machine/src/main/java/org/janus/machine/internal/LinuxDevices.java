@@ -85,13 +85,18 @@ final class LinuxDevices implements AutoCloseable {
         t.start();
     }
 
+    /** Ctrl-D: what a terminal sends for end-of-file; the guest's tty (canonical mode) gives its reader EOF. */
+    static final byte END_OF_FILE = 0x04;
+
+    /** Copies stdin to the UART; its end becomes one Ctrl-D, so that a guest shell reading the console ends too. */
     private void pump(InputStream in) {
         byte[] buffer = new byte[256];
         try {
             int n;
             while ((n = in.read(buffer)) > 0) serial.feedInput(buffer, 0, n);
+            serial.feedInput(new byte[] {END_OF_FILE}, 0, 1);
         } catch (IOException | InterruptedException e) {
-            // the terminal closed or the VM ended
+            // the terminal failed or the VM ended
         }
     }
 

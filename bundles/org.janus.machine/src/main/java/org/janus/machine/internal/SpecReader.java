@@ -284,10 +284,20 @@ public final class SpecReader {
     private MachineSpec.BootSection boot(JsonObject o) {
         if (o == null) return null;
         unknown(o, "$.boot", BOOT);
-        Path kernel = bootImage(o, "kernel");
+        List<String> notFound = new ArrayList<>();
+        Path kernel = bootImage(o, "kernel", notFound);
         if (!o.has("kernel") || o.get("kernel").isJsonNull())
             problem("$.boot.kernel", "missing: the x86-64 bzImage to boot, e.g. \"vmlinuz\"");
-        Path initrd = bootImage(o, "initrd");
+        Path initrd = bootImage(o, "initrd", notFound);
+        if (!notFound.isEmpty()) {
+            // One line for all of them: on a fresh machine both of the example's images are missing, for one reason.
+            List<Path> searched = guestImageSearchPath();
+            problem(notFound.size() == 1 ? "$.boot." + notFound.get(0).split(" ")[0] : "$.boot",
+                    String.join(" and ", notFound.stream().map(n -> n.substring(n.indexOf(' ') + 1)).toList())
+                    + " not found beside the spec" + (searched.isEmpty() ? "" : " nor in " + searched.get(0))
+                    + "; tools/fetch-linux-guest.sh " + (searched.isEmpty() ? "DIR" : searched.get(0).toString())
+                    + " fetches Debian's kernel and builds a busybox initramfs (the images of examples/linux.json)");
+        }
         String cmdline = string(o, "cmdline", "$.boot");
         String console = string(o, "console", "$.boot");
         if (console == null) console = MachineSpec.BootSection.STDIO;
@@ -304,7 +314,7 @@ public final class SpecReader {
      * up beside the spec and then in {@link #guestImageSearchPath()}. One that is found nowhere is a problem naming
      * where it was looked for and the script that fetches the example's images.
      */
-    private Path bootImage(JsonObject o, String member) {
+    private Path bootImage(JsonObject o, String member, List<String> notFound) {
         String s = string(o, member, "$.boot");
         if (s == null) return null;
         if (s.isBlank()) {
@@ -313,17 +323,15 @@ public final class SpecReader {
         }
         Path named = base.resolve(s).normalize();
         if (Files.exists(named)) return named;
-        List<Path> searched = new ArrayList<>();
-        if (!s.contains("/")) {
-            for (Path directory : guestImageSearchPath()) {
-                Path candidate = directory.resolve(s).normalize();
-                if (Files.exists(candidate)) return candidate;
-                searched.add(directory);
-            }
+        if (s.contains("/")) {
+            problem("$.boot." + member, named + " does not exist");
+            return null;
         }
-        problem("$.boot." + member, named + " does not exist" + (searched.isEmpty() ? ""
-                : " and " + s + " is not in " + String.join(", ", searched.stream().map(Path::toString).toList()))
-                + "; tools/fetch-linux-guest.sh fetches Debian's kernel and builds a busybox initramfs for examples/linux.json");
+        for (Path directory : guestImageSearchPath()) {
+            Path candidate = directory.resolve(s).normalize();
+            if (Files.exists(candidate)) return candidate;
+        }
+        notFound.add(member + " " + s);
         return null;
     }
 

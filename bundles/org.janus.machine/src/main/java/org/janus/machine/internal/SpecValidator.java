@@ -78,12 +78,14 @@ public final class SpecValidator {
         KvmChooser.Choice kvm = spec.kvm() == null ? null
                 : KvmChooser.choose(spec.kvm(), platform, spec.guest() != null, services, problems);
         long page = kvm != null ? kvm.kvm().pageSize() : 4096;
-        if (spec.boot() != null && kvm != null && !kvm.kvm().provider().equals("linux")) {
+        // A boot section whose images could not be read is still a Linux boot: the host's lack comes first.
+        boolean boots = spec.boot() != null || hasProblemAt(read.problems(), "$.boot");
+        if (boots && kvm != null && !kvm.kvm().provider().equals("linux")) {
             // Everything else about the spec is moot here: one line saying what the host lacks.
             throw new SpecException(List.of(new SpecProblem("$.boot", "booting a Linux kernel needs real KVM (/dev/kvm, kvm.provider "
                     + "linux); this run would get " + kvm.reason())));
         }
-        if (spec.boot() != null && kvm == null && spec.kvm() != null && hasProblemAt(problems, "$.kvm.provider")
+        if (boots && kvm == null && spec.kvm() != null && hasProblemAt(problems, "$.kvm.provider")
                 && services.kvm("linux").isEmpty()) {
             throw new SpecException(List.of(new SpecProblem("$.boot", "booting a Linux kernel needs real KVM (/dev/kvm, kvm.provider "
                     + "linux); no linux provider is registered here (it registers only where /dev/kvm opens)")));
