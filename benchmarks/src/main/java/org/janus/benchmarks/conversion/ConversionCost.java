@@ -57,7 +57,11 @@ public final class ConversionCost {
 
     public record Row(String strategy, String unit, long unitBytes, int vcpus, Side janus, Side floor) {}
 
-    public record Json(List<Row> rows, String gcc, boolean smoke) {}
+    /**
+     * @param simExit the software KVM's own exit round trip, without Janus: a guest's MAP_GPA_RANGE answered by a bare
+     *        KVM_RUN loop on the calling thread (what any VMM on the sim pays per exit), in ns
+     */
+    public record Json(List<Row> rows, String gcc, boolean smoke, Latency simExit) {}
 
     private ConversionCost() {}
 
@@ -81,6 +85,8 @@ public final class ConversionCost {
         if (out == null || source == null) throw new IllegalArgumentException("--out FILE and --c-source FILE are needed");
         Path floor = compile(source, out.toAbsolutePath().getParent());
         List<Row> rows = new ArrayList<>();
+        Latency simExit = simExit(smoke ? 2000 : 50_000);
+        System.out.printf("conversion-cost: the software KVM's exit round trip without Janus: p50 %.1f us%n", simExit.p50() / 1e3);
         for (Config c : only.isEmpty() ? configs(smoke) : only) {
             System.out.printf("conversion-cost: %s %s x%d ...%n", c.strategy().label(), c.unitName(), c.vcpus());
             Side f = floor(floor, c);
@@ -90,7 +96,7 @@ public final class ConversionCost {
                     j.total().p50() / 1e3, j.request().p50() / 1e3, f.total().p50() / 1e3, f.request().p50() / 1e3,
                     j.pagesAllocatedPerConversion(), f.pagesAllocatedPerConversion());
         }
-        Results.write(out, new Json(rows, gccVersion(), smoke));
+        Results.write(out, new Json(rows, gccVersion(), smoke, simExit));
     }
 
     static List<Config> configs(boolean smoke) {
@@ -110,6 +116,36 @@ public final class ConversionCost {
         }
         if (smoke) out.add(new Config(Strategy.IN_PLACE, G1, 1, 1, 2));
         return out;
+    }
+
+    /**
+     * The software KVM's exit round trip with no VMM work: a vCPU whose guest calls MAP_GPA_RANGE {@code n} times, each
+     * exit answered at once by a bare KVM_RUN loop (no dispatcher, no conversion). The guest times each call.
+     */
+    static Latency simExit(int n) {
+        SimKvm kvm = SimKvm.create(org.janus.kvm.sim.SimProfile.INPLACE, SimHardware.X86);
+        Histogram h = new Histogram(3_600_000_000_000L, 3);
+        try (org.janus.kvm.api.KvmVm vm = kvm.createVm(org.janus.kvm.api.VmType.X86_SW_PROTECTED)) {
+            vm.enableCap(org.janus.kvm.api.EnableCap.of(org.janus.kvm.api.KvmCap.EXIT_HYPERCALL,
+                    1L << org.janus.kvm.api.Hypercalls.KVM_HC_MAP_GPA_RANGE));
+            org.janus.kvm.sim.SimVcpu vcpu = (org.janus.kvm.sim.SimVcpu) vm.createVcpu(0);
+            vcpu.load(cpu -> {
+                for (int i = 0; i < n; i++) {
+                    long t0 = System.nanoTime();
+                    cpu.mapGpaRange(0, 1, org.janus.kvm.api.Hypercalls.MAP_GPA_RANGE_DECRYPTED);
+                    h.recordValue(System.nanoTime() - t0);
+                }
+                cpu.hlt();
+            });
+            while (true) {
+                org.janus.kvm.api.VcpuExit e = vcpu.run();
+                if (e instanceof org.janus.kvm.api.VcpuExit.Hypercall) vcpu.completeHypercall(0);
+                else if (e instanceof org.janus.kvm.api.VcpuExit.Hlt) break;
+                else throw new IllegalStateException("the bare loop got " + e);
+            }
+            vcpu.close();
+        }
+        return latency(h, h.getMean());
     }
 
     // ---- the floor ----

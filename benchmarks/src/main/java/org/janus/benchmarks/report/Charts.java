@@ -20,7 +20,7 @@ public final class Charts {
 
     /**
      * A grouped bar chart: one group per category, one bar per series (series name → one value per category).
-     * A logarithmic axis when the values span more than two orders of magnitude.
+     * A linear axis (the tables beside each chart carry the exact figures).
      */
     public static void bars(Path file, String title, String yTitle, List<String> categories, Map<String, List<Double>> series)
             throws IOException {
@@ -31,18 +31,16 @@ public final class Charts {
         chart.getStyler().setPlotGridVerticalLinesVisible(false);
         if (categories.size() > 5 || categories.stream().mapToInt(String::length).sum() > 60) chart.getStyler().setXAxisLabelRotation(25);
         double min = Double.MAX_VALUE, max = 0;
+        boolean zero = false;
         for (List<Double> v : series.values())
-            for (double d : v) {
-                if (d > 0) min = Math.min(min, d);
-                max = Math.max(max, d);
+            for (Double d : v) {
+                if (d == null || d <= 0) zero = true;
+                else min = Math.min(min, d);
+                if (d != null) max = Math.max(max, d);
             }
-        boolean log = max > 0 && min < Double.MAX_VALUE && max / min > 100;
-        chart.getStyler().setYAxisLogarithmic(log);
-        for (Map.Entry<String, List<Double>> e : series.entrySet()) {
-            // A log axis cannot show zero: such a bar is drawn at the axis floor.
-            List<Double> values = e.getValue().stream().map(d -> log && d <= 0 ? null : d).toList();
-            chart.addSeries(e.getKey(), categories, values);
-        }
+        // XChart's bars start at zero, which a logarithmic axis cannot show: the axis stays linear, and the tables have the figures.
+        if (zero || max / min > 100) chart.getStyler().setYAxisDecimalPattern("#,##0.##");
+        for (Map.Entry<String, List<Double>> e : series.entrySet()) chart.addSeries(e.getKey(), categories, e.getValue());
         Files.createDirectories(file.toAbsolutePath().getParent());
         String name = file.toString();
         BitmapEncoder.saveBitmap(chart, name.endsWith(".png") ? name.substring(0, name.length() - 4) : name,

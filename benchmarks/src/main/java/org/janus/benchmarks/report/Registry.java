@@ -42,9 +42,9 @@ public final class Registry {
                     List.of("8", "--out", "{results}/" + FootprintSection.FILE), 20),
             Step.jmh("engine", "EngineConversionBenchmark",
                     List.of("-f", "1", "-wi", "3", "-w", "2s", "-i", "5", "-r", "2s",
-                            "-jvmArgsAppend", "-XX:StartFlightRecording=filename={results}/engine-%p.jfr,settings=profile"),
+                            "-jvmArgsAppend", "-XX:StartFlightRecording=filename={results}/engine.jfr,settings=profile"),
                     List.of("-f", "1", "-wi", "1", "-w", "200ms", "-i", "1", "-r", "200ms",
-                            "-jvmArgsAppend", "-XX:StartFlightRecording=filename={results}/engine-%p.jfr,settings=profile"), 20),
+                            "-jvmArgsAppend", "-XX:StartFlightRecording=filename={results}/engine.jfr,settings=profile"), 20),
             // Scale, start-up and the nested figure (engineer D).
             Step.jmh("tracker-scale", "PageStateScale",
                     List.of("-f", "1", "-wi", "5", "-w", "2s", "-i", "5", "-r", "2s"),

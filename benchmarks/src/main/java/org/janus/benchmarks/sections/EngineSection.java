@@ -31,6 +31,36 @@ public final class EngineSection implements Section {
                     .append(" | ").append(Report.num(r.percentile("50.0"), 2)).append(" | ").append(Report.num(r.percentile("99.0"), 2))
                     .append(" | ").append(Report.num(r.percentile("100.0"), 1)).append(" |\n");
         }
+        List<String> hot = hotFrames(c, 10);
+        if (!hot.isEmpty())
+            md.append("\nJFR execution samples (`engine.jfr` in the results: each fork records into it, so it holds the last one, legacy ")
+                    .append("without discard, where nothing but Janus's bookkeeping and the sim's ioctl model runs), the methods most often on top ")
+                    .append("of the stack under `convert4K`: ").append(String.join(", ", hot)).append(".\n");
         return new Rendered(md.toString(), List.of());
+    }
+
+    /**
+     * The methods most often on top of the stack in JFR execution samples taken under {@code convert4K}, with their
+     * share, from the recording the engine step left ({@code engine.jfr}); empty without one.
+     */
+    static List<String> hotFrames(ReportContext c, int n) throws IOException {
+        java.util.Map<String, Integer> self = new java.util.HashMap<>();
+        int total = 0;
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(c.results())) {
+            for (java.nio.file.Path f : files.filter(p -> p.getFileName().toString().equals("engine.jfr")).sorted().toList()) {
+                for (jdk.jfr.consumer.RecordedEvent e : jdk.jfr.consumer.RecordingFile.readAllEvents(f)) {
+                    if (!e.getEventType().getName().equals("jdk.ExecutionSample") || e.getStackTrace() == null) continue;
+                    List<jdk.jfr.consumer.RecordedFrame> frames = e.getStackTrace().getFrames();
+                    if (frames.isEmpty() || frames.stream().noneMatch(fr -> fr.getMethod().getName().equals("convert4K"))) continue;
+                    jdk.jfr.consumer.RecordedMethod m = frames.get(0).getMethod();
+                    String name = m.getType().getName();
+                    self.merge(name.substring(name.lastIndexOf('.') + 1) + "." + m.getName(), 1, Integer::sum);
+                    total++;
+                }
+            }
+        }
+        int all = total;
+        return self.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(n)
+                .map(e -> "`" + e.getKey() + "` " + Math.round(100.0 * e.getValue() / all) + "%").toList();
     }
 }
