@@ -235,8 +235,10 @@ timed() { # timed KIND I: one boot; prints "seconds-to-marker max-rss-kib exit-s
       done >"$log"
   fi
   local status=${PIPESTATUS[0]}
-  [ -f "$log.marker" ] || { echo "none - $status"; return; }
-  echo "$(awk -v a="$t0" -v b="$(cat "$log.marker")" 'BEGIN { printf "%.3f", b - a }') $(tail -n1 "$log.time") $status"
+  [ -f "$log.marker" ] || { echo "none - $status -"; return; }
+  # The guest's own uptime when init printed the marker: the part of the wall time the VMM's start-up is not.
+  echo "$(awk -v a="$t0" -v b="$(cat "$log.marker")" 'BEGIN { printf "%.3f", b - a }') $(tail -n1 "$log.time") $status" \
+    "$(grep -o "$MARKER uptime [0-9.]*" "$log" | awk '{ print $3 }')"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 if [ "$BOOTS" -gt 0 ]; then
@@ -253,11 +255,12 @@ if [ "$BOOTS" -gt 0 ]; then
   done
   {
     echo "Linux boot to the init marker, $BOOTS boots each, medians (nested: L1 is QEMU TCG, emulated and slow)"
-    printf '%-8s %18s %16s\n' VMM "time to marker s" "peak RSS MiB"
+    printf '%-8s %18s %16s %26s\n' VMM "time to marker s" "peak RSS MiB" "guest uptime at marker s"
     for kind in qemu janus; do
       t=$(awk -v k=$kind '$1 == k && $2 != "none" { print $2 }' "$OUT/timed.txt" | median)
       m=$(awk -v k=$kind '$1 == k && $2 != "none" { print $3 }' "$OUT/timed.txt" | median)
-      printf '%-8s %18s %16s\n' $kind "$t" "$(awk -v m="$m" 'BEGIN { if (m == "-") print "-"; else printf "%.1f", m / 1024 }')"
+      u=$(awk -v k=$kind '$1 == k && $2 != "none" { print $5 }' "$OUT/timed.txt" | median)
+      printf '%-8s %18s %16s %26s\n' $kind "$t" "$(awk -v m="$m" 'BEGIN { if (m == "-") print "-"; else printf "%.1f", m / 1024 }')" "$u"
     done
     echo "janus JVM options: $JAVA_OPTS"
     echo "qemu: $(qemu-system-x86_64 --version | head -n1), -accel kvm -cpu host -m 512 -smp 1"
