@@ -9,6 +9,12 @@ import java.util.List;
 import java.util.Locale;
 import org.janus.benchmarks.report.Results;
 import org.janus.kvm.api.EnableCap;
+import org.janus.kvm.api.GuestMemfd;
+import org.janus.kvm.api.HostMapping;
+import org.janus.kvm.api.HostMemfd;
+import org.janus.kvm.api.MemoryAttribute;
+import org.janus.kvm.api.MemoryAttributes;
+import org.janus.kvm.api.UserMemoryRegion2;
 import org.janus.kvm.api.Hypercalls;
 import org.janus.kvm.api.Kvm;
 import org.janus.kvm.api.KvmCap;
@@ -53,6 +59,7 @@ public final class NestedConversion {
     static final long DATA = 0x20000;
     static final long M = 1L << 20;
     static final int PORT = 0x10;
+    static final long PAGE = 4096;
 
     /** Percentiles of a set of times, in microseconds. */
     public record Stats(int count, double mean, double p50, double p90, double p99, double max) {
@@ -110,6 +117,7 @@ public final class NestedConversion {
         backends.add(measure(kvm, "legacy, discard", new LegacyBackend(true), rounds));
         backends.add(measure(kvm, "legacy, keep", new LegacyBackend(false), rounds));
         backends.add(measure(kvm, "in place", new GuestMemfdBackend(), rounds));
+        backends.add(kernelOnly(kvm, rounds));
         String kernel = Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip();
         String module = Files.exists(Path.of("/sys/module/kvm_amd")) ? "kvm_amd" : Files.exists(Path.of("/sys/module/kvm_intel")) ? "kvm_intel" : "?";
         Result r = new Result(kernel, module, types, rounds, exits, backends);
@@ -207,6 +215,63 @@ public final class NestedConversion {
                 return new Backend(name, true, suitability.reason(), Stats.of(janus), Stats.of(cycle));
             } finally {
                 ram.close();
+            }
+        }
+    }
+
+    /**
+     * The same guest and exit loop with Janus taken out: each hypercall is answered by the legacy conversion's kernel
+     * calls made directly (KVM_SET_MEMORY_ATTRIBUTES of the page, the stale face's hole punched) through the same JNA
+     * bindings, so that Janus's part minus this one is what Janus itself adds on this machine.
+     */
+    static Backend kernelOnly(Kvm kvm, int rounds) {
+        String name = "kernel calls only (legacy, discard)";
+        try (KvmVm vm = kvm.createVm(VmType.X86_SW_PROTECTED)) {
+            vm.enableCap(EnableCap.of(KvmCap.EXIT_HYPERCALL, 1L << Hypercalls.KVM_HC_MAP_GPA_RANGE));
+            try (HostMemfd shared = kvm.memfdCreate("janus-bench-shared", M);
+                 HostMapping mapping = shared.mmap(0, M, true);
+                 GuestMemfd gmem = vm.createGuestMemfd(M, 0);
+                 KvmVcpu vcpu = vm.createVcpu(0)) {
+                vm.setUserMemoryRegion2(UserMemoryRegion2.withGuestMemfd(0, 0, M, mapping.address(), gmem, 0));
+                RealModeCode code = new RealModeCode().dataSegments(DATA).fill(0, 1, 0x5a5a5a5aL);
+                long nr = Hypercalls.KVM_HC_MAP_GPA_RANGE;
+                for (int i = 0; i < rounds; i++) {
+                    code.hypercall(nr, DATA, 1, Hypercalls.MAP_GPA_RANGE_ENCRYPTED).fill(0, 1, 0xa0000000L + i)
+                            .hypercall(nr, DATA, 1, Hypercalls.MAP_GPA_RANGE_DECRYPTED).fill(0, 1, 0xb0000000L + i);
+                }
+                mapping.write(CODE, code.hlt().toBytes());
+                long[] janus = null;
+                long[] cycle = null;
+                for (int pass = 0; pass < 2; pass++) {
+                    start(vcpu);
+                    long[] j = new long[2 * rounds];
+                    long[] c = new long[2 * rounds];
+                    int n = 0;
+                    int cycles = 0;
+                    long previous = -1;
+                    while (true) {
+                        VcpuExit exit = vcpu.run();
+                        long t0 = System.nanoTime();
+                        if (exit instanceof VcpuExit.Hlt) break;
+                        if (exit instanceof VcpuExit.Hypercall h) {
+                            boolean toPrivate = (h.arg(2) & Hypercalls.MAP_GPA_RANGE_ENCRYPTED) != 0;
+                            vm.setMemoryAttributes(MemoryAttributes.of(h.arg(0), PAGE, toPrivate ? MemoryAttribute.PRIVATE : 0));
+                            if (toPrivate) shared.punchHole(h.arg(0), PAGE);
+                            else gmem.punchHole(h.arg(0), PAGE);
+                            vcpu.completeHypercall(0);
+                            long t1 = System.nanoTime();
+                            j[n++] = t1 - t0;
+                            if (previous >= 0) c[cycles++] = t0 - previous;
+                            previous = t0;
+                        } else if (!(exit instanceof VcpuExit.Interrupted)) {
+                            throw new IllegalStateException(name + ": unexpected exit " + exit);
+                        }
+                    }
+                    if (n != 2 * rounds) throw new IllegalStateException(name + ": " + n + " conversions, not " + 2 * rounds);
+                    janus = j;
+                    cycle = Arrays.copyOf(c, cycles);
+                }
+                return new Backend(name, true, "the kernel calls of a legacy conversion with discard, made directly", Stats.of(janus), Stats.of(cycle));
             }
         }
     }
