@@ -80,8 +80,8 @@ public final class StartupSection implements Section {
             JsonObject m = checked.getAsJsonObject("medianMilestonesMs");
             String bound = "by stage (median ms): JVM to the launcher's main " + stage(m, null, "launcher main") + ", picocli and the features "
                     + stage(m, "launcher main", "Felix") + ", Felix (init, install, resolve) " + stage(m, "Felix", "SCR")
-                    + ", bundle start and SCR activation to the run command " + stage(m, "SCR", "run command") + ", VM build "
-                    + stage(m, "run command", "vCPUs") + ", to the first exit " + stage(m, "vCPUs", "first exit")
+                    + ", bundle start and SCR activation to the run command " + stage(m, "SCR", "run command") + ", the VM built and run to its first exit "
+                    + stage(m, "run command", "first exit")
                     + "; with the classes mapped from the archive (the bundles' too: the JDK 17 dynamic archive holds the classes "
                     + "Felix's loaders defined), what is left is work: picocli building its model of every command by reflection, "
                     + "Felix installing, resolving and starting 30 bundles, SCR parsing their component descriptions and activating "
