@@ -10,6 +10,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,6 +50,20 @@ class ExamplesIT {
                 "snp-legacy.json", "snp-direct-boot.json", "direct-boot/kernel", "direct-boot/initrd"}) {
             assertEquals(Files.readString(examples.resolve(name)), Files.readString(dist.home().resolve("examples").resolve(name)), name);
         }
+    }
+
+    /**
+     * The Linux example needs real KVM and images fetched by a script: where either is missing (this machine has no
+     * /dev/kvm that registers the linux provider, and no guest-images/), the refusal is one line saying which.
+     */
+    @Test
+    void theLinuxExampleSaysInOneLineWhatItLacks() throws Exception {
+        Distribution.Run r = run("run", example("linux.json"));
+        assertEquals(2, r.exitCode(), r.toString());
+        List<String> lines = r.err().strip().lines().toList();
+        assertEquals(1, lines.size(), r.toString());
+        assertTrue(lines.get(0).startsWith("janus: run: ") && lines.get(0).contains("linux.json: $.boot: "), r.toString());
+        assertTrue(lines.get(0).contains("needs real KVM") || lines.get(0).contains("tools/fetch-linux-guest.sh"), r.toString());
     }
 
     @Test
