@@ -160,6 +160,7 @@ final class UapiFacts {
             case "KvmVm" -> field.equals("PIT_SPEAKER_DUMMY") ? "KVM_PIT_SPEAKER_DUMMY" : null;
             case "CpuidEntry" -> field.equals("FLAG_SIGNIFCANT_INDEX") ? "KVM_CPUID_FLAG_SIGNIFCANT_INDEX" : null;
             case "FallocateMode" -> "FALLOC_FL_" + field;
+            case "MemfdFlags" -> "MFD_" + field;
             case "SevCommand" -> null; // enum sev_cmd_id members: no macro to guard on
             case "TdxCommand" -> field.equals("MEASURE_MEMORY_REGION") ? "KVM_TDX_MEASURE_MEMORY_REGION" : null;
             case "MemoryAttributes2" -> null;

@@ -86,6 +86,7 @@ class UapiHeaderCrossCheckTest {
                 #include <linux/falloc.h>
                 #include <linux/kvm.h>
                 #include <linux/kvm_para.h>
+                #include <linux/memfd.h>
                 #include <linux/psci.h>
 
                 int main(void)
