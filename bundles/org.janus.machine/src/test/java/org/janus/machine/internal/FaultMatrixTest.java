@@ -12,17 +12,18 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.Hypercalls;
 import org.janus.kvm.api.program.FaultPoints;
+import org.janus.kvm.api.program.GuestProgram;
 import org.janus.kvm.sim.SimKvm;
 import org.janus.kvm.sim.SimProfile;
 import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
 import org.janus.machine.RunSummary;
 import org.janus.machine.SpecException;
-import org.janus.machine.VmState;
 import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.gmem.internal.GuestMemfdBackend;
@@ -160,7 +161,7 @@ class FaultMatrixTest {
         /** Hot swaps the VM went through (2 in a life that reached halfway: its platform and its backend). */
         int swaps;
         final AtomicBoolean release = new AtomicBoolean();
-        final java.util.concurrent.atomic.AtomicReference<String> guestProblem = new java.util.concurrent.atomic.AtomicReference<>();
+        final AtomicReference<String> guestProblem = new AtomicReference<>();
 
         Life(Setup setup, SimKvm kvm) {
             this.setup = setup;
@@ -202,7 +203,7 @@ class FaultMatrixTest {
          * it last wrote (exactly when the conversion was refused, as the strategy promises when it was done), then
          * writes a new word. Halfway through it waits, exiting all the while so that its vCPU can park for a swap.
          */
-        private org.janus.kvm.api.program.GuestProgram program(GuestProgramContext c) {
+        private GuestProgram program(GuestProgramContext c) {
             return cpu -> {
                 int v = cpu.vcpuId();
                 long base = (v + 1) * (2L << 20);
