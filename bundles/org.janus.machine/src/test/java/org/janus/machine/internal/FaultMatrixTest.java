@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -24,6 +26,7 @@ import org.janus.machine.GuestProgramContext;
 import org.janus.machine.MachineException;
 import org.janus.machine.RunSummary;
 import org.janus.machine.SpecException;
+import org.janus.machine.VmEvent;
 import org.janus.memory.api.ConversionContents;
 import org.janus.memory.api.MemoryBackend;
 import org.janus.memory.gmem.internal.GuestMemfdBackend;
@@ -158,6 +161,8 @@ class FaultMatrixTest {
         final Setup setup;
         final VmManagerImpl manager;
         final AtomicInteger halfway = new AtomicInteger();
+        /** Opened when every vCPU is halfway, or when the VM ended before they all got there. */
+        final CountDownLatch halfwayOrEnd = new CountDownLatch(1);
         /** Hot swaps the VM went through (2 in a life that reached halfway: its platform and its backend). */
         int swaps;
         final AtomicBoolean release = new AtomicBoolean();
@@ -167,6 +172,9 @@ class FaultMatrixTest {
             this.setup = setup;
             ServiceDirectory services = new ServiceDirectory().addKvm(kvm).addGuest("converter", new Machines.TestGuest(this::program));
             manager = new VmManagerImpl(services);
+            manager.addListener(e -> {
+                if (e instanceof VmEvent.StateChanged c && c.to().isFinal()) halfwayOrEnd.countDown();
+            });
             manager.addPlatform(new NonePlatform(), Map.of(ConfidentialPlatform.PROPERTY, ConfidentialPlatform.NONE));
             manager.addPlatform(new SwProtectedPlatform(), Map.of(ConfidentialPlatform.PROPERTY, ConfidentialPlatform.SW_PROTECTED));
             manager.addBackend(new GuestMemfdBackend(), Map.of(MemoryBackend.PROPERTY, "guest-memfd"));
@@ -178,11 +186,8 @@ class FaultMatrixTest {
                     "converter"), null));
             try {
                 manager.start(id);
-                long deadline = System.nanoTime() + WAIT.toNanos();
-                while (halfway.get() < VCPUS && !manager.state(id).isFinal()) {
-                    if (System.nanoTime() > deadline) fail(setup + ": the guest never reached halfway: " + manager.state(id));
-                    Thread.sleep(1);
-                }
+                if (!halfwayOrEnd.await(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                    fail(setup + ": the guest never reached halfway: " + manager.state(id));
                 if (!manager.state(id).isFinal()) {
                     manager.addPlatform(setup.converts() ? new SwProtectedPlatform() : new NonePlatform(),
                             Map.of(ConfidentialPlatform.PROPERTY, setup.platform(), "service.ranking", 10));
@@ -211,7 +216,7 @@ class FaultMatrixTest {
                 Boolean isPrivate = null;   // not known until a conversion is done
                 for (int r = 0; r < ROUNDS; r++) {
                     if (r == ROUNDS / 2) {
-                        halfway.incrementAndGet();
+                        if (halfway.incrementAndGet() == VCPUS) halfwayOrEnd.countDown();
                         while (!release.get()) cpu.in(0x80, 1);
                     }
                     if (setup.converts()) {
