@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
     corpus="$module/.cifuzz-corpus/$pkg.$class/$method"
     seeds="$(find "$module/src/test/resources/${pkg//.//}/${class}Inputs/$method" -type f 2>/dev/null | wc -l)"
     grown="$(find "$corpus" -type f 2>/dev/null | wc -l)"
-    runs="$(grep "^$class: " "$log.runs" | head -1 | sed "s/^$class: //")"
+    runs="$(grep "^$class: " "$log.runs" | head -1 | sed "s/^$class: //" || true)"
     echo "fuzz: $class.$method: ${runs:-no fuzzing run (see the log below)}; corpus $grown inputs, $seeds committed seeds"
 done
 rm -f "$log.runs"
