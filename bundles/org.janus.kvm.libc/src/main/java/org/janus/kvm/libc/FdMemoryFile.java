@@ -26,7 +26,7 @@ public abstract class FdMemoryFile implements MemoryFile {
     @Override public long size() { return size; }
 
     @Override public void fallocate(int mode, long offset, long length) {
-        Sys.check("fallocate", Sys.C.fallocate(fd, mode, offset, length));
+        Sys.check("fallocate", DirectLibC.fallocate(fd, mode, offset, length));
     }
 
     @Override public HostMapping mmap(long offset, long length, boolean shared) {
@@ -50,12 +50,12 @@ public abstract class FdMemoryFile implements MemoryFile {
 
     @Override public byte[] pread(long offset, int length) {
         byte[] b = new byte[length];
-        long n = Sys.check("pread", Sys.C.pread(fd, b, length, offset));
+        long n = Sys.check("pread", DirectLibC.pread(fd, b, length, offset));
         return n == length ? b : java.util.Arrays.copyOf(b, (int) n);
     }
 
     @Override public int pwrite(long offset, byte[] data) {
-        return (int) Sys.check("pwrite", Sys.C.pwrite(fd, data, data.length, offset));
+        return (int) Sys.check("pwrite", DirectLibC.pwrite(fd, data, data.length, offset));
     }
 
     @Override public boolean isOpen() { return fd >= 0; }

@@ -5,7 +5,10 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 
-/** glibc functions, declared with errno reporting through {@link Native#getLastError()}. */
+/**
+ * glibc functions, declared with errno reporting through {@link Native#getLastError()}. Those called per exit or per
+ * conversion are in {@link DirectLibC} instead, reached through {@link Sys} and the mappings.
+ */
 public interface LibC extends Library {
     LibC INSTANCE = Native.load("c", LibC.class);
 
@@ -27,35 +30,17 @@ public interface LibC extends Library {
 
     int close(int fd);
 
-    int ioctl(int fd, NativeLong request, Pointer arg);
-
-    int ioctl(int fd, NativeLong request, long arg);
-
     Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
 
     int munmap(Pointer addr, long length);
-
-    int mprotect(Pointer addr, long length, int prot);
 
     int mincore(Pointer addr, long length, byte[] vec);
 
     int memfd_create(String name, int flags);
 
-    int fallocate(int fd, int mode, long offset, long length);
-
     int ftruncate(int fd, long length);
 
     int fstat(int fd, Pointer statbuf);
-
-    long pread(int fd, byte[] buf, long count, long offset);
-
-    long pwrite(int fd, byte[] buf, long count, long offset);
-
-    long process_vm_readv(int pid, Pointer localIov, NativeLong liovcnt, Pointer remoteIov, NativeLong riovcnt,
-                          NativeLong flags);
-
-    long process_vm_writev(int pid, Pointer localIov, NativeLong liovcnt, Pointer remoteIov, NativeLong riovcnt,
-                           NativeLong flags);
 
     long vmsplice(int fd, Pointer iov, NativeLong nrSegs, int flags);
 

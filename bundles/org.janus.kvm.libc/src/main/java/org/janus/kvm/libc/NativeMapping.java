@@ -49,35 +49,41 @@ public class NativeMapping implements HostMapping {
     @Override public void read(long offset, byte[] dst, int dstOffset, int len) {
         checkRange(offset, len);
         if (len == 0) return;
-        try (Memory buf = new Memory(len)) {
+        try (Memory buf = new Memory(IOVECS + len)) {
             copyIn(offset, buf, len);
-            buf.read(0, dst, dstOffset, len);
+            buf.read(IOVECS, dst, dstOffset, len);
         }
     }
 
     @Override public void write(long offset, byte[] src, int srcOffset, int len) {
         checkRange(offset, len);
         if (len == 0) return;
-        try (Memory buf = new Memory(len)) {
+        try (Memory buf = new Memory(IOVECS + len)) {
             // Probe the whole range first so that a refused page leaves every byte as it was.
             copyIn(offset, buf, len);
-            buf.write(0, src, srcOffset, len);
+            buf.write(IOVECS, src, srcOffset, len);
             transfer("host write", false, offset, buf, len);
         }
     }
 
+    /** The two iovecs (local, remote) at the start of a transfer buffer; the bytes follow them. */
+    private static final int IOVECS = 32;
+
     private void copyIn(long offset, Memory buf, int len) { transfer("host read", true, offset, buf, len); }
 
+    /** Moves {@code len} bytes between the mapping at {@code offset} and {@code buf} after its iovecs. */
     private void transfer(String op, boolean read, long offset, Memory buf, int len) {
-        try (Memory local = iov(Pointer.nativeValue(buf), len); Memory remote = iov(address + offset, len)) {
-            NativeLong one = new NativeLong(1);
-            long n = read ? Sys.C.process_vm_readv(PID, local, one, remote, one, new NativeLong(0))
-                          : Sys.C.process_vm_writev(PID, local, one, remote, one, new NativeLong(0));
-            if (n == -1) throw new KvmException(op, Native.getLastError(), "0x" + Long.toHexString(len) + " bytes at offset 0x"
-                    + Long.toHexString(offset) + ": a page in the range is not accessible to the host");
-            if (n != len) throw new KvmException(op, Errno.EFAULT, "only 0x" + Long.toHexString(n) + " of 0x"
-                    + Long.toHexString(len) + " bytes at offset 0x" + Long.toHexString(offset) + " are accessible");
-        }
+        long base = Pointer.nativeValue(buf);
+        buf.setLong(0, base + IOVECS);
+        buf.setLong(8, len);
+        buf.setLong(16, address + offset);
+        buf.setLong(24, len);
+        long n = read ? DirectLibC.process_vm_readv(PID, base, 1, base + 16, 1, 0)
+                      : DirectLibC.process_vm_writev(PID, base, 1, base + 16, 1, 0);
+        if (n == -1) throw new KvmException(op, Native.getLastError(), "0x" + Long.toHexString(len) + " bytes at offset 0x"
+                + Long.toHexString(offset) + ": a page in the range is not accessible to the host");
+        if (n != len) throw new KvmException(op, Errno.EFAULT, "only 0x" + Long.toHexString(n) + " of 0x"
+                + Long.toHexString(len) + " bytes at offset 0x" + Long.toHexString(offset) + " are accessible");
     }
 
     private static Memory iov(long base, long len) {
@@ -148,7 +154,7 @@ public class NativeMapping implements HostMapping {
     /** Changes the protection of part of the mapping (the software KVM revokes host access to private pages). */
     public void mprotect(long offset, long len, int prot) {
         checkRange(offset, len);
-        Sys.check("mprotect", Sys.C.mprotect(new Pointer(address + offset), len, prot));
+        Sys.check("mprotect", DirectLibC.mprotect(address + offset, len, prot));
     }
 
     public boolean isMapped() { return mapped; }

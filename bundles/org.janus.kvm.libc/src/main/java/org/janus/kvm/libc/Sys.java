@@ -1,7 +1,6 @@
 package org.janus.kvm.libc;
 
 import com.sun.jna.Native;
-import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 import org.janus.kvm.api.KvmException;
 
@@ -26,17 +25,23 @@ public final class Sys {
 
     /** ioctl with a pointer argument; the request is passed zero-extended, as the kernel's unsigned int cmd. */
     public static int ioctl(String operation, int fd, long request, Pointer arg) {
-        return check(operation, C.ioctl(fd, new NativeLong(request & 0xffffffffL), arg));
+        return check(operation, DirectLibC.ioctl(fd, request & 0xffffffffL, arg));
     }
 
     /** ioctl with an integer argument passed by value. */
     public static int ioctl(String operation, int fd, long request, long arg) {
-        return check(operation, C.ioctl(fd, new NativeLong(request & 0xffffffffL), arg));
+        return check(operation, DirectLibC.ioctl(fd, request & 0xffffffffL, arg));
     }
 
     /** ioctl returning the raw result and errno rather than throwing: {@code [rc, errno]}. */
     public static int[] ioctlRaw(int fd, long request, Pointer arg) {
-        int rc = C.ioctl(fd, new NativeLong(request & 0xffffffffL), arg);
+        int rc = DirectLibC.ioctl(fd, request & 0xffffffffL, arg);
+        return new int[] {rc, rc == -1 ? Native.getLastError() : 0};
+    }
+
+    /** ioctl with an integer argument, returning {@code [rc, errno]} instead of throwing. */
+    public static int[] ioctlRaw(int fd, long request, long arg) {
+        int rc = DirectLibC.ioctl(fd, request & 0xffffffffL, arg);
         return new int[] {rc, rc == -1 ? Native.getLastError() : 0};
     }
 

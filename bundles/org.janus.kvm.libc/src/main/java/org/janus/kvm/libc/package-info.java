@@ -4,7 +4,7 @@
  * where a direct access would raise SIGBUS or SIGSEGV). For providers only: nothing above the KVM layer uses it.
  */
 @Export
-@Version("1.0.0")
+@Version("2.0.0")
 package org.janus.kvm.libc;
 
 import org.osgi.annotation.bundle.Export;

@@ -1,7 +1,5 @@
 package org.janus.kvm.linux.internal;
 
-import com.sun.jna.Native;
-import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 import org.janus.kvm.libc.Sys;
 
@@ -28,10 +26,7 @@ final class KvmFd implements AutoCloseable {
     int[] ioctlRaw(long request, Pointer arg) { return Sys.ioctlRaw(fd, request, arg); }
 
     /** ioctl with an integer argument, returning {@code [rc, errno]} instead of throwing. */
-    int[] ioctlRaw(long request, long arg) {
-        int rc = Sys.C.ioctl(fd, new NativeLong(request & 0xffffffffL), arg);
-        return new int[] {rc, rc == -1 ? Native.getLastError() : 0};
-    }
+    int[] ioctlRaw(long request, long arg) { return Sys.ioctlRaw(fd, request, arg); }
 
     @Override public synchronized void close() {
         int f = fd;
