@@ -20,38 +20,47 @@ final class ConversionCounters {
         long bytes;
     }
 
-    private final Map<String, Count> counts = new TreeMap<>();
+    /** Directions as counted: to private, to shared, or a request too malformed to have one. */
+    private static final String[] DIRECTIONS = {"to-private", "to-shared", MALFORMED};
+
+    /** By source and direction: counted on every conversion exit, so indexed rather than looked up by name. */
+    private final Count[][] counts = new Count[ConversionRequest.Source.values().length][DIRECTIONS.length];
 
     synchronized void record(ConversionRequest request, ConversionOutcome outcome) {
-        String source;
-        String direction;
-        if (request instanceof ConversionRequest.Convert c) {
-            source = name(c.source());
-            direction = direction(c.target());
+        Count c;
+        if (request instanceof ConversionRequest.Convert convert) {
+            c = count(convert.source(), convert.target() == PageState.PRIVATE ? 0 : 1);
         } else {
-            source = name(((ConversionRequest.Invalid) request).source());
-            direction = MALFORMED;
+            c = count(((ConversionRequest.Invalid) request).source(), 2);
         }
-        Count c = counts.computeIfAbsent(source + "/" + direction, k -> new Count());
         c.requests++;
         if (outcome instanceof ConversionOutcome.Done d) {
             c.done++;
-            c.bytes += d.converted().stream().mapToLong(GpaRange::size).sum();
+            for (GpaRange r : d.converted()) c.bytes += r.size();
         } else if (outcome instanceof ConversionOutcome.Refused) {
             c.refused++;
         }
     }
 
+    private Count count(ConversionRequest.Source source, int direction) {
+        Count c = counts[source.ordinal()][direction];
+        if (c == null) counts[source.ordinal()][direction] = c = new Count();
+        return c;
+    }
+
+    /** The counts of every source and direction seen so far, ordered by source name, then direction. */
     synchronized List<ConversionCount> snapshot() {
-        List<ConversionCount> out = new ArrayList<>();
-        counts.forEach((key, c) -> {
-            String[] sd = key.split("/");
-            out.add(new ConversionCount(sd[0], sd[1], c.requests, c.done, c.refused, c.bytes));
-        });
-        return out;
+        Map<String, ConversionCount> sorted = new TreeMap<>();
+        for (ConversionRequest.Source source : ConversionRequest.Source.values()) {
+            for (int d = 0; d < DIRECTIONS.length; d++) {
+                Count c = counts[source.ordinal()][d];
+                if (c != null) sorted.put(name(source) + "/" + DIRECTIONS[d],
+                        new ConversionCount(name(source), DIRECTIONS[d], c.requests, c.done, c.refused, c.bytes));
+            }
+        }
+        return new ArrayList<>(sorted.values());
     }
 
     static String name(ConversionRequest.Source source) { return source.name().toLowerCase(Locale.ROOT).replace('_', '-'); }
 
-    static String direction(PageState target) { return target == PageState.PRIVATE ? "to-private" : "to-shared"; }
 }

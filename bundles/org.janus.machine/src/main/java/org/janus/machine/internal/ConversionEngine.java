@@ -31,6 +31,8 @@ public final class ConversionEngine {
     }
 
     public ConversionOutcome convert(GpaRange range, PageState target) {
+        GuestRam holding = map.ramHolding(range.start(), range.end());
+        if (holding != null && holding.hasPrivateMemory()) return convertWithin(holding, range, target);
         List<GuestMemoryMap.Ram> parts = new ArrayList<>();
         List<GpaRange> skipped = new ArrayList<>();
         for (GuestMemoryMap.Area area : map.areas(range.start(), range.end())) {
@@ -51,9 +53,11 @@ public final class ConversionEngine {
         // stale faces, which cannot be undone). A failure while beginning aborts the parts begun, so no content is
         // lost; a failure while committing converts back the parts already committed.
         List<Begun> begun = new ArrayList<>();
-        for (GuestMemoryMap.Ram part : parts) {
+        for (int i = 0; i < parts.size(); i++) {
+            GuestMemoryMap.Ram part = parts.get(i);
             GuestRam ram = part.ram();
-            List<PageStateMap.Run> before = ram.runs(part.range().start(), part.range().size());
+            // What a part was, for converting it back if a later part fails to commit; the last has no later part.
+            List<PageStateMap.Run> before = i < parts.size() - 1 ? ram.runs(part.range().start(), part.range().size()) : List.of();
             try {
                 begun.add(new Begun(ram, before, ram.begin(part.range().start(), part.range().size(), target)));
             } catch (MemoryException e) {
@@ -70,7 +74,28 @@ public final class ConversionEngine {
                 return failed(parts.get(i), e, merge(abort(begun.subList(i + 1, begun.size())), rollback(committed)));
             }
         }
-        return new ConversionOutcome.Done(parts.stream().map(GuestMemoryMap.Ram::range).toList(), skipped);
+        List<GpaRange> converted = new ArrayList<>(parts.size());
+        for (GuestMemoryMap.Ram part : parts) converted.add(part.range());
+        return new ConversionOutcome.Done(converted, skipped);
+    }
+
+    /**
+     * A range inside one RAM region with a private face, the common case: the same two phases with nothing to put
+     * back elsewhere, so without the lists the general case keeps.
+     */
+    private static ConversionOutcome convertWithin(GuestRam ram, GpaRange range, PageState target) {
+        GuestRam.PendingConversion pending;
+        try {
+            pending = ram.begin(range.start(), range.size(), target);
+        } catch (MemoryException e) {
+            return failed(ram, range, e, null);
+        }
+        try {
+            pending.commit();
+        } catch (MemoryException e) {
+            return failed(ram, range, e, null);
+        }
+        return new ConversionOutcome.Done(List.of(range), List.of());
     }
 
     /**
@@ -78,8 +103,12 @@ public final class ConversionEngine {
      * exception names) and the other parts were put back, with {@code undo} saying where that failed, if anywhere.
      */
     private static ConversionOutcome failed(GuestMemoryMap.Ram part, MemoryException e, ConversionOutcome.Stop undo) {
-        ConversionOutcome.Stop stop = part.ram().isBroken()
-                ? new ConversionOutcome.Stop(e.range() != null ? e.range() : part.range(), e.getMessage(), e)
+        return failed(part.ram(), part.range(), e, undo);
+    }
+
+    private static ConversionOutcome failed(GuestRam ram, GpaRange part, MemoryException e, ConversionOutcome.Stop undo) {
+        ConversionOutcome.Stop stop = ram.isBroken()
+                ? new ConversionOutcome.Stop(e.range() != null ? e.range() : part, e.getMessage(), e)
                 : null;
         if (undo != null && stop == null) {
             // Putting the others back was needed because of e: the stop carries both causes.

@@ -3,8 +3,6 @@ package org.janus.machine.internal;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import org.janus.memory.api.GpaRange;
 import org.janus.memory.api.GuestRam;
 
@@ -25,26 +23,29 @@ public final class GuestMemoryMap {
 
     public record Unassigned(GpaRange range) implements Area {}
 
-    private final TreeMap<Long, Area> byStart = new TreeMap<>();
+    /** The areas in GPA order, and their starts: built once, never changed (a backend swap builds a new map). */
+    private final Area[] areas;
+    private final long[] starts;
     private final List<GuestRam> rams = new ArrayList<>();
 
     public GuestMemoryMap(List<GuestRam> rams, List<MmioHole> holes) {
+        List<Area> all = new ArrayList<>();
         for (GuestRam r : rams) {
-            add(new Ram(GpaRange.of(r.region().gpa(), r.region().size()), r));
+            all.add(new Ram(GpaRange.of(r.region().gpa(), r.region().size()), r));
             this.rams.add(r);
         }
-        for (MmioHole h : holes) add(new Mmio(GpaRange.of(h.gpa(), h.size()), h));
+        for (MmioHole h : holes) all.add(new Mmio(GpaRange.of(h.gpa(), h.size()), h));
+        all.sort(Comparator.comparingLong(a -> a.range().start()));
+        for (int i = 1; i < all.size(); i++) {
+            Area before = all.get(i - 1);
+            Area area = all.get(i);
+            if (before.range().end() > area.range().start())
+                throw new IllegalArgumentException(describe(area) + " overlaps " + describe(before));
+        }
+        this.areas = all.toArray(Area[]::new);
+        this.starts = new long[areas.length];
+        for (int i = 0; i < areas.length; i++) starts[i] = areas[i].range().start();
         this.rams.sort(Comparator.comparingLong(r -> r.region().gpa()));
-    }
-
-    private void add(Area area) {
-        Map.Entry<Long, Area> before = byStart.floorEntry(area.range().start());
-        Map.Entry<Long, Area> after = byStart.ceilingEntry(area.range().start());
-        if (before != null && before.getValue().range().end() > area.range().start())
-            throw new IllegalArgumentException(describe(area) + " overlaps " + describe(before.getValue()));
-        if (after != null && after.getKey() < area.range().end())
-            throw new IllegalArgumentException(describe(area) + " overlaps " + describe(after.getValue()));
-        byStart.put(area.range().start(), area);
     }
 
     private static String describe(Area a) {
@@ -59,9 +60,8 @@ public final class GuestMemoryMap {
     public List<Area> areas(long start, long end) {
         List<Area> out = new ArrayList<>();
         long at = start;
-        Map.Entry<Long, Area> first = byStart.floorEntry(start);
-        Long from = first != null && first.getValue().range().end() > start ? first.getKey() : Long.valueOf(start);
-        for (Area a : byStart.subMap(from, true, end, false).values()) {
+        for (int i = firstEndingAfter(start); i < areas.length && starts[i] < end; i++) {
+            Area a = areas[i];
             if (a.range().start() > at) out.add(new Unassigned(new GpaRange(at, a.range().start())));
             GpaRange clipped = new GpaRange(Math.max(at, a.range().start()), Math.min(end, a.range().end()));
             if (a instanceof Ram r) out.add(new Ram(clipped, r.ram()));
@@ -71,5 +71,23 @@ public final class GuestMemoryMap {
         }
         if (at < end) out.add(new Unassigned(new GpaRange(at, end)));
         return out;
+    }
+
+    /**
+     * The RAM that holds all of [start, end), or null when the range reaches beyond one RAM region: the common
+     * conversion, answered without building the list {@link #areas} would.
+     */
+    public GuestRam ramHolding(long start, long end) {
+        int i = firstEndingAfter(start);
+        if (i == areas.length || !(areas[i] instanceof Ram r)) return null;
+        return r.range().start() <= start && end <= r.range().end() ? r.ram() : null;
+    }
+
+    /** The index of the first area that ends after {@code gpa} (areas never overlap, so ends are in order too). */
+    private int firstEndingAfter(long gpa) {
+        int i = java.util.Arrays.binarySearch(starts, gpa);
+        if (i < 0) i = -i - 2;   // the last area starting before gpa, or -1
+        if (i < 0) return 0;
+        return areas[i].range().end() > gpa ? i : i + 1;
     }
 }

@@ -55,6 +55,36 @@ class GuestMemoryMapTest {
         assertEquals(List.of(new GuestMemoryMap.Unassigned(new GpaRange(20 * M, 30 * M))), map.areas(20 * M, 30 * M));
         assertEquals(List.of(new GuestMemoryMap.Unassigned(new GpaRange(36 * M, 40 * M))), map.areas(36 * M, 40 * M));
         assertEquals(List.of(new GuestMemoryMap.Ram(new GpaRange(M, 2 * M), low)), map.areas(M, 2 * M));
+        assertEquals(List.of(), map.areas(40 * M, 40 * M + 0), "an empty range has no areas");
+        assertEquals(List.of(new GuestMemoryMap.Unassigned(new GpaRange(0, 4096))),
+                new GuestMemoryMap(List.of(high), List.of()).areas(0, 4096), "below the first area");
+    }
+
+    @Test
+    void ramHoldingAnswersOnlyForARangeInsideOneRegion() {
+        GuestRam low = ram("low", 0, 8 * M), low2 = ram("low2", 8 * M, 4 * M), high = ram("high", 32 * M, 4 * M);
+        GuestMemoryMap map = new GuestMemoryMap(List.of(high, low2, low), List.of(new MmioHole("dev", 12 * M, M)));
+        assertEquals(low, map.ramHolding(0, 8 * M), "a whole region");
+        assertEquals(low2, map.ramHolding(8 * M, 8 * M + 4096), "the first page of a region that touches the one before");
+        assertEquals(low, map.ramHolding(8 * M - 4096, 8 * M), "the last page of a region that touches the one after");
+        assertEquals(high, map.ramHolding(35 * M, 36 * M));
+        assertEquals(null, map.ramHolding(8 * M - 4096, 8 * M + 4096), "two regions");
+        assertEquals(null, map.ramHolding(12 * M, 12 * M + 4096), "MMIO");
+        assertEquals(null, map.ramHolding(11 * M, 13 * M), "RAM and MMIO");
+        assertEquals(null, map.ramHolding(20 * M, 20 * M + 4096), "unassigned");
+        assertEquals(null, map.ramHolding(35 * M, 37 * M), "beyond the end of the last region");
+        assertEquals(null, map.ramHolding(40 * M, 40 * M + 4096), "beyond every area");
+        // Every page-aligned range of up to 3 pages around each boundary agrees with areas().
+        long[] edges = {0, 8 * M, 12 * M, 13 * M, 32 * M, 36 * M};
+        for (long edge : edges) {
+            for (long start = Math.max(0, edge - 2 * 4096); start <= edge + 2 * 4096; start += 4096) {
+                for (long end = start + 4096; end <= start + 3 * 4096; end += 4096) {
+                    List<GuestMemoryMap.Area> areas = map.areas(start, end);
+                    GuestRam expected = areas.size() == 1 && areas.get(0) instanceof GuestMemoryMap.Ram r ? r.ram() : null;
+                    assertEquals(expected, map.ramHolding(start, end), "[0x" + Long.toHexString(start) + ", 0x" + Long.toHexString(end) + ")");
+                }
+            }
+        }
     }
 
     @Test

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import org.janus.kvm.api.HostMapping;
 import org.janus.kvm.api.KvmException;
 import org.janus.memory.api.ConversionListener;
@@ -87,8 +88,16 @@ public abstract class BackedGuestRam implements GuestRam {
 
     /** A step from two actions. */
     public static ConversionStep step(String name, Step kind, Action apply, Action undo) {
+        return step(() -> name, kind, apply, undo);
+    }
+
+    /**
+     * A step from two actions, named only when a name is asked for: a name is needed only when something failed, and
+     * formatting one for every step of every conversion would cost more than the bookkeeping it describes.
+     */
+    public static ConversionStep step(Supplier<String> name, Step kind, Action apply, Action undo) {
         return new ConversionStep() {
-            public String name() { return name; }
+            public String name() { return name.get(); }
             public Step kind() { return kind; }
             public void apply() throws Exception { apply.run(); }
             public void undo() throws Exception { undo.run(); }
@@ -143,12 +152,16 @@ public abstract class BackedGuestRam implements GuestRam {
      * {@code shared}); to shared, {@code shared} (undone by {@code privatising}).
      */
     protected final List<ConversionStep> tellListeners(GpaRange run, PageState target) {
-        return listeners.stream().map(l -> target == PageState.PRIVATE
-                ? step("listener " + l + " privatising", Step.LISTENER,
-                        () -> l.privatising(this, run.start(), run.size()), () -> l.shared(this, run.start(), run.size()))
-                : step("listener " + l + " shared", Step.LISTENER,
-                        () -> l.shared(this, run.start(), run.size()), () -> l.privatising(this, run.start(), run.size())))
-                .toList();
+        if (listeners.isEmpty()) return List.of();
+        List<ConversionStep> steps = new ArrayList<>(listeners.size());
+        for (ConversionListener l : listeners) {
+            steps.add(target == PageState.PRIVATE
+                    ? step(() -> "listener " + l + " privatising", Step.LISTENER,
+                            () -> l.privatising(this, run.start(), run.size()), () -> l.shared(this, run.start(), run.size()))
+                    : step(() -> "listener " + l + " shared", Step.LISTENER,
+                            () -> l.shared(this, run.start(), run.size()), () -> l.privatising(this, run.start(), run.size())));
+        }
+        return steps;
     }
 
     /** Asks every listener again to release [gpa, gpa+size) (a page the kernel found still referenced). */

@@ -4,7 +4,7 @@
  * a later step fails. A backend supplies only the steps that differ.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package org.janus.memory.spi;
 
 import org.osgi.annotation.bundle.Export;

@@ -67,15 +67,17 @@ final class GuestMemfdRam extends BackedGuestRam {
      * the pages become mappable first and listeners map them after.
      */
     @Override protected List<ConversionStep> plan(GpaRange run, PageState target) {
-        List<ConversionStep> steps = new ArrayList<>();
-        ConversionStep attribute = step("KVM_SET_MEMORY_ATTRIBUTES2 " + target + " " + run, MemoryException.Step.SET_ATTRIBUTES,
+        ConversionStep attribute = step(() -> "KVM_SET_MEMORY_ATTRIBUTES2 " + target + " " + run, MemoryException.Step.SET_ATTRIBUTES,
                 () -> setAttributes(run, target), () -> setAttributes(run, target.opposite()));
+        List<ConversionStep> listeners = tellListeners(run, target);
+        if (listeners.isEmpty()) return List.of(attribute);
+        List<ConversionStep> steps = new ArrayList<>(listeners.size() + 1);
         if (target == PageState.PRIVATE) {
-            steps.addAll(tellListeners(run, target));
+            steps.addAll(listeners);
             steps.add(attribute);
         } else {
             steps.add(attribute);
-            steps.addAll(tellListeners(run, target));
+            steps.addAll(listeners);
         }
         return steps;
     }

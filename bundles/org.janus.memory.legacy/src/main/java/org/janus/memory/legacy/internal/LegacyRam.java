@@ -77,12 +77,12 @@ final class LegacyRam extends BackedGuestRam {
      */
     @Override protected List<ConversionStep> plan(GpaRange run, PageState target) {
         List<ConversionStep> steps = new ArrayList<>();
-        steps.add(step("KVM_SET_MEMORY_ATTRIBUTES " + target + " " + run, Step.SET_ATTRIBUTES,
+        steps.add(step(() -> "KVM_SET_MEMORY_ATTRIBUTES " + target + " " + run, Step.SET_ATTRIBUTES,
                 () -> setAttributes(run, target), () -> setAttributes(run, target.opposite())));
         steps.addAll(tellListeners(run, target));
         if (discard) {
             long offset = run.start() - region().gpa();
-            steps.add(step("discard of the " + (target == PageState.PRIVATE ? "shared" : "private") + " side " + run, Step.DISCARD,
+            steps.add(step(() -> "discard of the " + (target == PageState.PRIVATE ? "shared" : "private") + " side " + run, Step.DISCARD,
                     () -> (target == PageState.PRIVATE ? shared : gmem).punchHole(offset, run.size()), () -> { }));
         }
         return steps;
