@@ -5,6 +5,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.janus.kvm.api.Errno;
 import org.janus.kvm.api.KvmException;
 
@@ -26,8 +28,13 @@ final class FaultInjector {
     }
 
     private final List<Fault> faults = new ArrayList<>();
+    /**
+     * Faults waiting to fire: while none is, a call is only counted, without the lock every vCPU's calls would
+     * otherwise queue on.
+     */
+    private volatile int armed;
     /** Calls of each operation that could have failed, since the host was made: where a fault can be put. */
-    private final Map<String, Long> calls = new TreeMap<>();
+    private final Map<String, LongAdder> calls = new ConcurrentHashMap<>();
     private long fired;
 
     synchronized void inject(String operation, int errno, int afterCalls) {
@@ -35,13 +42,21 @@ final class FaultInjector {
         if (errno <= 0) throw new IllegalArgumentException("errno must be positive, got " + errno);
         if (afterCalls < 0) throw new IllegalArgumentException("afterCalls must be >= 0, got " + afterCalls);
         faults.add(new Fault(operation, errno, afterCalls));
+        armed = faults.size();
     }
 
-    synchronized void clear() { faults.clear(); }
+    synchronized void clear() {
+        faults.clear();
+        armed = 0;
+    }
 
     /** Counts a call of {@code operation}; returns the errno to fail it with, or 0. */
-    synchronized int next(String operation) {
-        calls.merge(operation, 1L, Long::sum);
+    int next(String operation) {
+        calls.computeIfAbsent(operation, k -> new LongAdder()).increment();
+        return armed == 0 ? 0 : due(operation);
+    }
+
+    private synchronized int due(String operation) {
         int fire = 0;
         for (Iterator<Fault> it = faults.iterator(); it.hasNext(); ) {
             Fault f = it.next();
@@ -56,11 +71,16 @@ final class FaultInjector {
             }
         }
         if (fire != 0) fired++;
+        armed = faults.size();
         return fire;
     }
 
     /** How often each operation has been called (and so could have been failed), by operation name. */
-    synchronized Map<String, Long> calls() { return new TreeMap<>(calls); }
+    Map<String, Long> calls() {
+        Map<String, Long> snapshot = new TreeMap<>();
+        calls.forEach((operation, n) -> snapshot.put(operation, n.sum()));
+        return snapshot;
+    }
 
     /** How many injected faults have fired. */
     synchronized long fired() { return fired; }
