@@ -94,7 +94,7 @@ public final class ConversionCostSection implements Section {
                 .append("a bare `KVM_RUN` loop and no Janus: **").append(sim == null ? "n/a" : us(sim.p50())).append("**. It is a hand-off ")
                 .append("between the guest program's thread and the vCPU thread (the model runs the guest on a thread of its own), where real ")
                 .append("KVM returns from the `KVM_RUN` ioctl on the same thread. The figures below come from separate measurements ")
-                .append("(the bare loop once, the no-op requests before each configuration, JMH in its own step) on a machine others share: a ")
+                .append("(the bare loop once, the no-op requests after the conversions of each configuration, JMH in its own step) on a machine others share: a ")
                 .append("difference smaller than their noise can come out negative.\n\n")
                 .append("| strategy | request | no-op request (exit + Janus's exit handling) | Janus's exit handling (no-op − bare exit) ")
                 .append("| Janus's conversion work, JMH (engine + backend + kernel op) | floor op | Janus's own work over the floor op |\n")
