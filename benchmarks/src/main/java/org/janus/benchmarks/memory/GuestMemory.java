@@ -16,6 +16,8 @@ import org.janus.benchmarks.conversion.FileExtents;
 import org.janus.benchmarks.report.Results;
 import org.janus.guests.internal.ConversionStormFactory;
 import org.janus.guests.internal.LinuxSnpBootFactory;
+import org.janus.kvm.api.Errno;
+import org.janus.kvm.api.KvmException;
 import org.janus.kvm.libc.Stat;
 import org.janus.kvm.sim.SimHardware;
 import org.janus.kvm.sim.SimKvm;
@@ -134,9 +136,19 @@ public final class GuestMemory {
     /** The memfds behind guest RAM in this process: legacy's shared faces, guest_memfds (the sim's). */
     static long allocated() {
         long sum = 0;
-        for (FileExtents.Memfd m : FileExtents.memfds("janus-")) if (m.name().endsWith("-shared")) sum += Stat.fstat(m.fd()).allocatedBytes();
-        for (FileExtents.Memfd m : FileExtents.memfds("kvm-gmem-sim")) sum += Stat.fstat(m.fd()).allocatedBytes();
+        for (FileExtents.Memfd m : FileExtents.memfds("janus-")) if (m.name().endsWith("-shared")) sum += allocated(m);
+        for (FileExtents.Memfd m : FileExtents.memfds("kvm-gmem-sim")) sum += allocated(m);
         return sum;
+    }
+
+    /** A listed memfd's allocation; 0 when the VM, ending meanwhile, has closed it since it was listed. */
+    private static long allocated(FileExtents.Memfd m) {
+        try {
+            return Stat.fstat(m.fd()).allocatedBytes();
+        } catch (KvmException e) {
+            if (e.errno() == Errno.EBADF) return 0;
+            throw e;
+        }
     }
 
     /** kB fields of /proc/self/status, in bytes. */
