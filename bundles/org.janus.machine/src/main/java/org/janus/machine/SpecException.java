@@ -16,9 +16,16 @@ public class SpecException extends Exception {
 
     public List<SpecProblem> problems() { return problems; }
 
+    /** Each problem as one line ("PATH: what is wrong"), safe to print: see {@link #printable}. */
+    public List<String> lines() { return lines(problems); }
+
+    private static List<String> lines(List<SpecProblem> problems) {
+        return problems.stream().map(p -> printable(p.toString())).toList();
+    }
+
     private static String message(List<SpecProblem> problems) {
         return problems.size() + (problems.size() == 1 ? " problem" : " problems") + " in the machine spec:"
-                + problems.stream().map(p -> "\n  " + printable(p.toString())).collect(Collectors.joining());
+                + lines(problems).stream().map(l -> "\n  " + l).collect(Collectors.joining());
     }
 
     /**

@@ -4,7 +4,7 @@
  * KVM plug in through {@link org.janus.machine.GuestProgramFactory}.
  */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package org.janus.machine;
 
 import org.osgi.annotation.bundle.Export;

@@ -66,7 +66,7 @@ public final class RunCommand implements Function<List<String>, String> {
         } catch (SpecException e) {
             // A Linux boot's one problem (no real KVM here, its images not fetched) is one line: the whole answer.
             if (e.problems().size() == 1 && e.problems().get(0).path().equals("$.boot"))
-                throw new IllegalArgumentException(o.spec() + ": " + e.problems().get(0), e);
+                throw new IllegalArgumentException(o.spec() + ": " + e.lines().get(0), e);
             throw new IllegalArgumentException(o.spec() + ": " + e.getMessage(), e);
         } catch (MachineException e) {
             throw new IllegalStateException(e.getMessage() + causes(e), e);

@@ -64,6 +64,10 @@ class SpecValidatorTest {
         SpecException e = assertThrows(SpecException.class, () -> plan(escape));
         assertEquals("$.name", e.problems().get(0).path());
         assertTrue(e.getMessage().lines().count() == 2, "one line per problem: " + e.getMessage());
+        // The one line run prints for a spec with one problem (a Linux boot's, which quotes the image names the spec
+        // gave) is as safe as the message.
+        SpecException quoting = new SpecException(List.of(new SpecProblem("$.boot", "vmlinuz\n\u001b[2J and initrd not found")));
+        assertEquals(List.of("$.boot: vmlinuz\\u000a\\u001b[2J and initrd not found"), quoting.lines());
 
         // A firmware image larger than any real one is refused by its size, before anything reads it.
         Path huge = dir.resolve("huge.fd");
